@@ -1,0 +1,70 @@
+/*
+ * relay_proto.h - the contract between libmtasts.so and mtasts-relay
+ *
+ * DESCRIPTION
+ *	For each intercepted connect(fd, dest) the shim starts one relay
+ *	process (never a child the host can see: see shim/spawn.c) with
+ *
+ *	  fd MTS_RELAY_TCP_FD  a dup of the application's own, unconnected
+ *	                       TCP socket: the relay connects it to dest, so
+ *	                       a bind() or socket options the application set
+ *	                       still apply;
+ *	  fd MTS_RELAY_APP_FD  one end of an AF_UNIX SOCK_STREAM socketpair;
+ *	                       the other end will replace the application's fd;
+ *	  fds 0-2              /dev/null (the relay logs through its own sink);
+ *	  argv                 mtasts-relay --dest ADDR --port N
+ *	                         [--mx HOST] [--domain DOMAIN]
+ *	                       ADDR numeric IPv4 or IPv6 (v4-mapped addresses
+ *	                       are passed as IPv4), HOST the MX host name the
+ *	                       shim learnt from the process's look-ups, DOMAIN
+ *	                       the recipient domain (MTASTS_DOMAIN, or learnt);
+ *	  environment          the host's, unchanged (MTASTS_* configure it).
+ *
+ *	The relay decides, then writes exactly one struct mts_verdict on
+ *	MTS_RELAY_APP_FD, before any SMTP byte:
+ *
+ *	  MTS_VERDICT_RELAY    allowed: the stream that follows on the pair is
+ *	                       the SMTP session (starting with the server's
+ *	                       greeting), relayed over TLS or plaintext. local
+ *	                       holds getsockname() of the real TCP leg.
+ *	  MTS_VERDICT_REFUSE   refused or failed: connect() must fail with
+ *	                       errno = error (ECONNREFUSED for a policy
+ *	                       refusal, ETIMEDOUT, ENETUNREACH, ... for network
+ *	                       errors as the real connect reported them).
+ *	  MTS_VERDICT_HANDOFF  no relay wanted (MTASTS_FALLBACK=none and no
+ *	                       policy): the relay has not touched the socket;
+ *	                       the shim performs the real connect() itself.
+ *
+ *	If the shim reads EOF, a short or malformed verdict, or nothing
+ *	within its deadline, connect() fails closed (ECONNREFUSED, or
+ *	ETIMEDOUT on timeout), and the relay is left to exit on its own when
+ *	it finds its pair end closed.
+ */
+#ifndef MTS_RELAY_PROTO_H
+#define MTS_RELAY_PROTO_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define MTS_RELAY_TCP_FD 3
+#define MTS_RELAY_APP_FD 4
+
+#define MTS_VERDICT_MAGIC 0x5653544dU	/* "MTSV" little-endian */
+#define MTS_VERDICT_VERSION 1
+
+enum mts_verdict_action {
+	MTS_VERDICT_RELAY = 1,
+	MTS_VERDICT_REFUSE = 2,
+	MTS_VERDICT_HANDOFF = 3,
+};
+
+struct mts_verdict {
+	uint32_t magic;
+	uint32_t version;
+	int32_t action;			/* enum mts_verdict_action */
+	int32_t error;			/* errno for MTS_VERDICT_REFUSE */
+	uint32_t local_len;		/* bytes of local used */
+	struct sockaddr_storage local;
+};
+
+#endif
