@@ -12,7 +12,11 @@
  *	and refuses it, with a clear message, when it is not a directory, is
  *	not owned by the current user or root, or is writable by group or
  *	others; it also refuses a parent chain where the last component is a
- *	symlink. mts_cache_load() refuses a file with the same problems.
+ *	symlink, and a directory inside one that is writable by others
+ *	without the sticky bit (after resolving symlinks). mts_cache_load()
+ *	refuses (-1) a file with the same problems, a symlink, or anything
+ *	but a regular file. An invalid domain name is an error (-1) in
+ *	load, store and remove.
  *
  *	File format (text, versioned; see docs/POLICY.md):
  *	    mtasts-cache 1
@@ -63,7 +67,8 @@ int mts_cache_store(const char *dir, const struct mts_cache_entry *e,
 /* 0 removed, 1 was absent, -1 error. */
 int mts_cache_remove(const char *dir, const char *domain,
 		     char *err, size_t errlen);
-/* Domains with a cache file, sorted. */
+/* Domains with a cache file, sorted, appended to out (which must be
+ * initialised). A missing directory lists as empty (0). */
 int mts_cache_list(const char *dir, struct mts_strlist *out,
 		   char *err, size_t errlen);
 

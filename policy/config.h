@@ -9,6 +9,8 @@
  *
  *	MTASTS_DNS_SERVERS  ip[:port],... ; IPv6 as [addr]:port or bare addr.
  *	                    Default "" = the system's /etc/resolv.conf.
+ *	                    Stored normalised for ares_set_servers_ports_csv:
+ *	                    "1.2.3.4:53,[::1]:53" (port always present).
  *	MTASTS_CA_FILE      PEM bundle of trust anchors (default: none)
  *	MTASTS_CA_PATH      hashed CA directory (default /etc/ssl/certs when
  *	                    MTASTS_CA_FILE is unset)
@@ -19,20 +21,29 @@
  *	MTASTS_LOG          syslog (default) | stderr | /absolute/path
  *	MTASTS_LOG_LEVEL    error | warn | info (default) | debug
  *	MTASTS_FALLBACK     may (default) | encrypt | verify | none
- *	MTASTS_EHLO_NAME    the relay's own EHLO name (default: the host's FQDN)
+ *	MTASTS_EHLO_NAME    the relay's own EHLO name, a host name or an
+ *	                    address literal ([192.0.2.1], [IPv6:...]);
+ *	                    default: gethostname() when dotted, else
+ *	                    /etc/mailname, else the bare host name (no DNS)
  *	MTASTS_DOMAIN       fixed recipient domain for every connection
  *	MTASTS_PORTS        ports to intercept, "25" by default ("25,587")
  *	MTASTS_REPORT_DIR   TLSRPT spool (default <cache dir>/reports)
  *
+ *	Every path must be absolute (the relay runs in the application's
+ *	working directory); MTASTS_CA_FILE must be a readable regular file
+ *	and MTASTS_CA_PATH a directory when set. Empty variables count as
+ *	unset.
+ *
  * DIAGNOSTICS
  *	Returns 0, or -1 with a message naming the variable and the problem
- *	in err.
+ *	in err, e.g. MTASTS_TIMEOUT: "abc" is not a number of seconds (1-3600)
  */
 #ifndef MTS_CONFIG_H
 #define MTS_CONFIG_H
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "log.h"
 
@@ -65,5 +76,12 @@ struct mts_config {
 int mts_config_load(struct mts_config *cfg, char *err, size_t errlen);
 
 const char *mts_fallback_name(enum mts_fallback f);
+
+/* The default cache directory for a process of user uid: /var/cache/mtasts
+ * for uid 0, else <xdg>/mtasts when xdg is absolute, else
+ * <home>/.cache/mtasts when home is absolute (home and xdg may be NULL).
+ * Returns 0, or -1 when there is no absolute base or out is too small. */
+int mts_config_default_cache_dir(uid_t uid, const char *home, const char *xdg,
+				 char *out, size_t outlen);
 
 #endif
