@@ -12,7 +12,13 @@
  *
  *	mts_cert_matches_policy(): 1 when some DNS SAN of the certificate is
  *	matched by one of the policy's mx patterns (the rule for connections
- *	whose MX name is unknown, e.g. to an address literal).
+ *	whose MX name is unknown, e.g. to an address literal). A SAN counts
+ *	only when every name it covers is authorised: a plain SAN when a
+ *	pattern matches it (mts_mx_match); a wildcard SAN "*.example.com"
+ *	only when the identical pattern "*.example.com" is listed (an exact
+ *	pattern "mx.example.com" is not enough: the holder could be any
+ *	host under example.com). SANs that are not valid names (partial
+ *	wildcards, NUL bytes, a trailing dot) never count.
  */
 #ifndef MTS_CERTNAME_H
 #define MTS_CERTNAME_H

@@ -11,11 +11,16 @@
  *	or '[').
  *
  *	mts_mx_pattern_check(): a host name, optionally starting with "*." as
- *	the whole left-most label (no other '*').
+ *	the whole left-most label (no other '*'). The part after "*." must
+ *	itself be a valid host name, so "*.com" is refused; the 253 limit
+ *	applies to the whole pattern.
  *
- *	mts_mx_match(): case-insensitive, a trailing dot on either side is
- *	ignored; "*.example.com" matches exactly one extra label:
- *	"mx.example.com" yes, "example.com" and "a.b.example.com" no.
+ *	mts_mx_match(): case-insensitive (ASCII only), a trailing dot on
+ *	either side is ignored; "*.example.com" matches exactly one extra
+ *	label: "mx.example.com" yes, "example.com" and "a.b.example.com" no.
+ *	A comparison, not a validator, but a host containing '*' never
+ *	matches, nor does a host whose first label is not a valid LDH label
+ *	match a wildcard.
  *
  * DIAGNOSTICS
  *	The check functions return NULL when valid, else a static reason.

@@ -10,11 +10,20 @@
  *	  - max_age is 1-10 plain digits with value <= 31557600;
  *	  - mx may repeat; at least one is required unless mode is none; each
  *	    must pass mts_mx_pattern_check() (match.h);
- *	  - unknown keys are ignored; for a repeated key other than mx the
- *	    first occurrence wins (later ones are ignored, with a note);
- *	  - a NUL byte, a byte >= 0x80, a line without ':' , an empty key are
- *	    errors; a leading UTF-8 BOM is an error ("byte order mark").
+ *	  - unknown keys are ignored (with a note); for a repeated key other
+ *	    than mx the first occurrence wins, valid or not (later ones are
+ *	    ignored, with a note);
+ *	  - a NUL byte, a lone CR, any other control character, a line
+ *	    without ':', an empty or malformed key are errors; a byte >= 0x80
+ *	    is an error except inside the value of an unknown key, where the
+ *	    ABNF allows well-formed UTF-8; a leading UTF-8 BOM is an error
+ *	    ("byte order mark");
+ *	  - an empty or blank line is ignored with a note (one final line
+ *	    end is not an empty line); an mx with a trailing dot is stored
+ *	    without it, with a note.
  *	The input need not be NUL-terminated; at most MTS_POLICY_MAX_BYTES.
+ *	out is freed before parsing; diag is reset. docs/POLICY.md, section
+ *	"Parsing", gives the reasons for each choice.
  *
  *	Every problem is recorded in the mts_diag with its 1-based line
  *	number (0 when it concerns the whole file, e.g. "missing mode"), so
@@ -71,9 +80,12 @@ int mts_policy_parse(const char *text, size_t len, struct mts_policy *out,
 		     struct mts_diag *diag);
 void mts_policy_free(struct mts_policy *p);
 
-/* First error of a diag as "line N: text" into out; returns out. */
+/* First error of a diag as "line N: text" ("text" for line 0) into out;
+ * "" when there is none; returns out. When the items overflow, the first
+ * error still gets stored (it replaces the last note). */
 const char *mts_diag_first(const struct mts_diag *d, char *out, size_t outlen);
 
+/* Appends the normalised form to out; 0, or -1 (out of memory). */
 int mts_policy_format(const struct mts_policy *p, int crlf, struct mts_buf *out);
 
 const char *mts_mode_name(enum mts_mode m);

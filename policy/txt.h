@@ -16,7 +16,11 @@
  *	  sts-id          = "id=" 1*32(ALPHA / DIGIT)
  *	  sts-ext-name    = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
  *	  sts-ext-value   = 1*(%x21-3A / %x3C / %x3E-7E)
- *	exactly one id field is required; extensions are validated and ignored.
+ *	exactly one id field is required (two make the record invalid, even
+ *	when equal); a field named exactly "id" must be a valid sts-id (it is
+ *	never read as an extension); "ID=" or a later "v=" are extensions.
+ *	Extensions are validated and ignored. White space is SP and HTAB,
+ *	only around ';': "v=STSv1; id=1 " (no final ';') is invalid.
  *
  *	mts_txt_select() applies the discard-then-count rule to all records of
  *	the name: non-STS records are dropped first, then exactly one must be
