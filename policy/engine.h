@@ -28,6 +28,14 @@
  *	fail with MTS_TEMPFAIL and reason "cache: ..." (never silently
  *	uncached). MTS_LOOKUP_NO_STORE skips writing (read-only use).
  *
+ *	The domain is normalised first (lower case, one trailing dot
+ *	removed) and must pass mts_hostname_check(): anything else (an
+ *	address literal, a single label, a name too long for the _mta-sts
+ *	record) has no policy: MTS_NO_POLICY.
+ *
+ *	out must have been set up with mts_result_init(); what it held
+ *	before is freed. The caller frees it with mts_result_free().
+ *
  *	The status values are the `mtasts policy` exit codes.
  */
 #ifndef MTS_ENGINE_H
@@ -37,6 +45,8 @@
 
 #include "buf.h"
 #include "config.h"
+#include "dns.h"
+#include "fetch.h"
 #include "policy.h"
 #include "txt.h"
 
@@ -87,6 +97,33 @@ enum mts_status mts_engine_lookup(const struct mts_config *cfg,
 				  const char *domain, unsigned flags,
 				  struct mts_result *out);
 
-const char *mts_failure_name(enum mts_failure f);	/* TLSRPT result type */
+/* TLSRPT result type: "sts-policy-fetch-error" (FETCH, and DNS, the
+ * nearest type for a TXT look-up that failed), "sts-policy-invalid",
+ * "sts-webpki-invalid"; "none" and "cache-error" (local, never reported). */
+const char *mts_failure_name(enum mts_failure f);
+
+/*
+ * Testing interface (the CLI and the relay never use it): the same
+ * decision core with its inputs replaced, so unit tests can run every
+ * case of section 5 without a network and without waiting for the clock.
+ * A NULL member means the real one: mts_dns_txt(), mts_fetch_policy(),
+ * time(NULL). mts_engine_lookup(cfg, d, f, out) is
+ * mts_engine_lookup_with(NULL, cfg, d, f, out).
+ */
+struct mts_engine_ops {
+	enum mts_dns_status (*txt_lookup)(const struct mts_config *cfg,
+					  const char *name, unsigned timeout_ms,
+					  struct mts_txt_records *out,
+					  char *err, size_t errlen);
+	enum mts_fetch_status (*fetch)(const struct mts_config *cfg,
+				       const char *domain, struct mts_buf *body,
+				       char *err, size_t errlen);
+	int64_t (*now)(void);
+};
+
+enum mts_status mts_engine_lookup_with(const struct mts_engine_ops *ops,
+				       const struct mts_config *cfg,
+				       const char *domain, unsigned flags,
+				       struct mts_result *out);
 
 #endif
