@@ -97,6 +97,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(POLICY_LIB)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -Ipolicy -o $@ $< \
 	  $(ALL_LDFLAGS) $(POLICY_LIB) $(PKG_LIBS) $(CHECK_LIBS) -lpthread
 
+# Helpers that call the policy engine (tests/helpers/report_*.c) link it.
+$(BUILD)/tests/helpers/report_%: tests/helpers/report_%.c $(POLICY_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Ipolicy -o $@ $< \
+	  $(ALL_LDFLAGS) $(POLICY_LIB) $(PKG_LIBS) -lpthread
+
 $(BUILD)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lpthread

@@ -44,7 +44,7 @@ int cmd_policy(int argc, char **argv)
 	int json = 0, c, status;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+jfh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jfh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'f': flags |= MTS_LOOKUP_FRESH; break;

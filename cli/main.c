@@ -25,6 +25,7 @@ static const char usage_main[] =
 "  check DOMAIN MXHOST [--json]       may mail for DOMAIN go to MXHOST?\n"
 "  lint [FILE|-] [--json]             validate a policy file before publishing\n"
 "  cache list|show|flush|refresh      inspect and manage the shared cache\n"
+"  report [--send] [--dry-run] ...    build and send TLSRPT reports (RFC 8460)\n"
 "  help [COMMAND]                     this text, or a command's own\n"
 "\n"
 "exit status: 0 yes/policy, 1 no/none/invalid, 2 usage or configuration\n"
@@ -44,6 +45,7 @@ static const struct command commands[] = {
 	{ "check", cmd_check, cli_usage_check },
 	{ "lint", cmd_lint, cli_usage_lint },
 	{ "cache", cmd_cache, cli_usage_cache },
+	{ "report", cmd_report, cli_usage_report },
 };
 
 static const struct command *find_command(const char *name)
