@@ -1,0 +1,16 @@
+#!/bin/bash
+# mta-sts.wrongname.test presents a certificate for another name (mta-sts.other.test):
+# the fetch fails, exit 3, nothing cached.
+set -euo pipefail
+. "$(dirname "$0")/../world/lib.sh"
+world_env
+need_mtasts
+
+# Control: the same set-up fetches good.test.
+assert_exit 0 mtasts policy good.test
+assert_exit 3 mtasts policy wrongname.test
+assert_failure_class webpki
+assert_eq "$OUT" "" stdout
+assert_eq "$(nginx_count mta-sts.wrongname.test)" 0 "requests after a failed handshake"
+run mtasts cache show wrongname.test
+assert_not_contains "$OUT" "policy:" "cache"
