@@ -539,6 +539,31 @@ static int check_owner(const char *path, const struct stat *st, char *err,
 	return 0;
 }
 
+/* Opens path for reading without following a symlink, and vets it: a regular
+ * file owned by us or root and not writable by others. Returns 0 with *fdp
+ * open, 1 when the file does not exist, -1 with err set. */
+static int open_spool_file(const char *path, int *fdp, char *err,
+			   size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT)
+		return 1;
+	if (fd < 0)
+		return fail(err, errlen, "open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(err, errlen, "%s is not a regular file", path);
+	}
+	if (check_owner(path, &st, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	*fdp = fd;
+	return 0;
+}
+
 int mts_tlsrpt_dir(const char *report_dir, const char *sub, char *out,
 		   size_t outlen, char *err, size_t errlen)
 {
@@ -621,7 +646,6 @@ int mts_tlsrpt_read_file(const char *dir, const char *name, size_t max,
 			 struct mts_buf *out, char *err, size_t errlen)
 {
 	char path[PATH_MAX], chunk[8192];
-	struct stat st;
 	int fd, rc = -1;
 
 	mts_buf_reset(out);
@@ -629,17 +653,9 @@ int mts_tlsrpt_read_file(const char *dir, const char *name, size_t max,
 		return fail(err, errlen, "invalid file name");
 	if (join(path, sizeof(path), dir, name) < 0)
 		return fail(err, errlen, "path too long");
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return 1;
-	if (fd < 0)
-		return fail(err, errlen, "open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fail(err, errlen, "%s is not a regular file", path);
-		goto out;
-	}
-	if (check_owner(path, &st, err, errlen) < 0)
-		goto out;
+	if ((rc = open_spool_file(path, &fd, err, errlen)) != 0)
+		return rc;
+	rc = -1;
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 
@@ -812,7 +828,6 @@ int mts_tlsrpt_read_day(const char *report_dir, const char *day,
 	struct mts_buf pending = MTS_BUF_INIT;
 	char path[PATH_MAX], *chunk = NULL;
 	int64_t start;
-	struct stat st;
 	int fd, skipping = 0, rc = -1;
 
 	if (mts_tlsrpt_day_parse(day, &start) < 0)
@@ -820,17 +835,9 @@ int mts_tlsrpt_read_day(const char *report_dir, const char *day,
 	if (snprintf(path, sizeof(path), "%s/" SPOOL_SUBDIR "/%s", report_dir,
 		     day) >= (int)sizeof(path))
 		return fail(err, errlen, "path too long");
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return 1;
-	if (fd < 0)
-		return fail(err, errlen, "open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fail(err, errlen, "%s is not a regular file", path);
-		goto out;
-	}
-	if (check_owner(path, &st, err, errlen) < 0)
-		goto out;
+	if ((rc = open_spool_file(path, &fd, err, errlen)) != 0)
+		return rc;
+	rc = -1;
 	if ((chunk = malloc(READ_CHUNK)) == NULL) {
 		fail(err, errlen, "out of memory");
 		goto out;
