@@ -273,6 +273,20 @@ world_dns_set_host() {
 	_world_dns_changed
 }
 
+# world_dns_set_mx NAME [PREF:HOST...]: NAME gets exactly these MX records
+# (none: removed), e.g. world_dns_set_mx two.test 10:mx1.good.test.
+# Only names outside the static configuration (see up) may be given.
+world_dns_set_mx() {
+	local name=$1 r f
+	shift
+	f=$(_dyn mx "$name")
+	rm -f "$f"
+	for r in "$@"; do
+		printf 'mx-host=%s,%s,%s\n' "$name" "${r#*:}" "${r%%:*}" >> "$f"
+	done
+	_world_dns_changed
+}
+
 # world_dns_fail NAME servfail|refused|drop|off: every query for NAME (and
 # below) fails that way; it replaces NAME's TXT records. "off" undoes it.
 world_dns_fail() {
