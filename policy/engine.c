@@ -26,6 +26,16 @@
  *	that caused it. A failure time in the future (the clock went back)
  *	does not hold fetches back.
  *
+ *	Churning ids. The RFC 8461 3.3 backoff is per id, so a TXT id that
+ *	changes on every query (an attacker who controls or spoofs the
+ *	domain's DNS) would make every look-up fetch again from a failing
+ *	host. A new id is still fetched at once after a failure, but when
+ *	that fetch fails too (a second id failing within MTS_FETCH_BACKOFF)
+ *	the failure is remembered with the CHURN_TAG in its reason, and
+ *	then every id of the domain is held back until the window has
+ *	passed: at most two failed fetches per domain per window. The tag
+ *	lives in failed_reason so that the cache format stays as it is.
+ *
  *	Time budget: the TXT look-up gets at most ENGINE_DNS_MAX_MS (and at
  *	most cfg->timeout_s); the fetch bounds itself by cfg->timeout_s.
  *
@@ -51,6 +61,7 @@
 
 #define ENGINE_DNS_MAX_MS 10000
 #define TXT_PREFIX "_mta-sts."
+#define CHURN_TAG "several ids failed: "
 
 /* Like snprintf, for human text, where cutting a long name is fine
  * (vsnprintf keeps gcc's truncation warnings for real buffers only). */
@@ -338,17 +349,36 @@ static enum mts_failure remembered_class(const char *reason, const char **text)
 	return MTS_FAIL_FETCH;
 }
 
-/* 1 when a failed fetch of this id is too recent to try again. */
+/* 1 when the entry remembers a failed fetch less than MTS_FETCH_BACKOFF
+ * ago (a failure time in the future does not count). */
+static int recent_failure(const struct lookup *lk)
+{
+	const struct mts_cache_entry *e = &lk->entry;
+
+	return e->failed_at != 0 && e->failed_at <= lk->now &&
+	       lk->now - e->failed_at < MTS_FETCH_BACKOFF;
+}
+
+/* 1 when the remembered failure carries the churn tag (see the top). */
+static int churn_tagged(const struct mts_cache_entry *e)
+{
+	const char *text;
+
+	remembered_class(e->failed_reason, &text);
+	return strncmp(text, CHURN_TAG, strlen(CHURN_TAG)) == 0;
+}
+
+/* 1 when a fetch is held back: this id failed recently, or several ids
+ * of this domain did (churn). */
 static int in_backoff(const struct lookup *lk)
 {
 	const struct mts_cache_entry *e = &lk->entry;
 
 	if (lk->flags & MTS_LOOKUP_FRESH)
 		return 0;
-	if (e->failed_at == 0 || strcmp(e->failed_id, lk->txt.id) != 0)
+	if (!recent_failure(lk))
 		return 0;
-	return e->failed_at <= lk->now &&
-	       lk->now - e->failed_at < MTS_FETCH_BACKOFF;
+	return strcmp(e->failed_id, lk->txt.id) == 0 || churn_tagged(e);
 }
 
 static enum mts_status backoff_answer(struct lookup *lk)
@@ -373,15 +403,25 @@ static void store_failure(struct lookup *lk, enum mts_failure failure,
 {
 	struct mts_cache_entry *e = &lk->entry;
 	char err[512];
+	int churn;
 
 	if (lk->flags & MTS_LOOKUP_NO_STORE)
 		return;
+	/* Another id failed within the window (or the domain was already
+	 * tagged): hold every id back from now on. */
+	churn = recent_failure(lk) &&
+		(strcmp(e->failed_id, lk->txt.id) != 0 || churn_tagged(e));
+	if (churn)
+		mts_log(MTS_LOG_WARN, "policy domain=%s: fetches of several "
+			"ids failed within %d s: no more fetches of any id "
+			"for %d s", lk->domain, MTS_FETCH_BACKOFF,
+			MTS_FETCH_BACKOFF);
 	if (e->domain[0] == '\0')
 		mts_strlcpy(e->domain, lk->domain, sizeof(e->domain));
 	e->failed_at = lk->now;
 	mts_strlcpy(e->failed_id, lk->txt.id, sizeof(e->failed_id));
-	textf(e->failed_reason, sizeof(e->failed_reason), "%s: %s",
-		 mts_failure_name(failure), reason);
+	textf(e->failed_reason, sizeof(e->failed_reason), "%s: %s%s",
+		 mts_failure_name(failure), churn ? CHURN_TAG : "", reason);
 	if (mts_cache_store(lk->cfg->cache_dir, e, err, sizeof(err)) < 0)
 		mts_log(MTS_LOG_WARN, "policy domain=%s cannot remember the "
 			"failed fetch: %s", lk->domain, err);

@@ -16,7 +16,9 @@
  *	 4. Backoff: if the cache remembers a failed fetch of this domain and
  *	    this id less than MTS_FETCH_BACKOFF seconds ago, do not fetch
  *	    (unless MTS_LOOKUP_FRESH): valid cache, else MTS_TEMPFAIL
- *	    ("fetch backoff").
+ *	    ("fetch backoff"). When fetches of two different ids failed
+ *	    within that window (a TXT id that churns), every id of the
+ *	    domain is held back until the window has passed.
  *	 5. Fetch and parse. On success store (fetched_at = now, expires_at =
  *	    now + max_age, id from TXT; mode none replaces an enforce policy)
  *	    and answer from the network. On failure remember it in the cache

@@ -439,6 +439,47 @@ START_TEST(backoff_honoured_then_lifted)
 }
 END_TEST
 
+START_TEST(churning_ids_held_back)
+{
+	char rec[64];
+	struct mts_cache_entry e;
+
+	/* A cached enforce policy; then the id changes on every query and
+	 * the host fails: a new id is fetched at once once, after the
+	 * second failing id no id is fetched until the window passes. */
+	prime_cache(POLICY_ENFORCE);
+	fail_fetch(MTS_FETCH_ERROR, "HTTP status 404");
+	for (int i = 2; i <= 12; i++) {
+		snprintf(rec, sizeof(rec), "v=STSv1; id=c%d", i);
+		txt(rec);
+		fake.now = T0 + i;
+		ck_assert_int_eq(lookup("example.com", 0), MTS_POLICY);
+		ck_assert_int_eq(res.source, MTS_SRC_CACHE);
+		ck_assert_str_eq(res.id, "a1");
+	}
+	ck_assert_int_eq(fake.fetch_calls, 2);
+	assert_contains(res.reason, "several ids failed: HTTP status 404");
+	load_entry(&e);
+	ck_assert_str_eq(e.failed_id, "c3");
+	ck_assert_int_eq(e.failed_at, T0 + 3);
+	mts_cache_entry_free(&e);
+
+	/* --fresh still fetches; the tag stays. */
+	ck_assert_int_eq(lookup("example.com", MTS_LOOKUP_FRESH), MTS_POLICY);
+	ck_assert_int_eq(fake.fetch_calls, 3);
+
+	/* The window passes (MTS_FETCH_BACKOFF after the last failure at
+	 * T0 + 12): the next id is fetched again. */
+	fake.now = T0 + 12 + MTS_FETCH_BACKOFF;
+	txt("v=STSv1; id=c99");
+	serve(POLICY_TESTING);
+	ck_assert_int_eq(lookup("example.com", 0), MTS_POLICY);
+	ck_assert_int_eq(fake.fetch_calls, 4);
+	ck_assert_int_eq(res.source, MTS_SRC_NETWORK);
+	ck_assert_str_eq(res.id, "c99");
+}
+END_TEST
+
 START_TEST(backoff_serves_valid_cache_with_class)
 {
 	struct mts_cache_entry e;
@@ -735,6 +776,7 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, fetch_fail_without_cache);
 	tcase_add_test(tc, backoff_honoured_then_lifted);
 	tcase_add_test(tc, backoff_serves_valid_cache_with_class);
+	tcase_add_test(tc, churning_ids_held_back);
 	tcase_add_test(tc, fresh_ignores_cache_and_backoff);
 	tcase_add_test(tc, mode_none_replaces_enforce);
 	tcase_add_test(tc, expired_cache_never_served);
