@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,41 @@ static int check_parents(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * The parents' check costs a realpath() and a stat() per path component,
+ * about ten system calls, on every look-up. Its success is remembered for
+ * the directory's path and identity (device, inode): a directory swapped
+ * through a parent resolves to another inode and is checked again. What
+ * is not seen is a parent whose mode changes during the life of the
+ * process; the directory itself is checked every time.
+ */
+static struct {
+	pthread_mutex_t lock;
+	char path[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+} parents_ok = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int parents_known_ok(const char *path, const struct stat *st)
+{
+	int known;
+
+	pthread_mutex_lock(&parents_ok.lock);
+	known = parents_ok.dev == st->st_dev && parents_ok.ino == st->st_ino &&
+		strcmp(parents_ok.path, path) == 0;
+	pthread_mutex_unlock(&parents_ok.lock);
+	return known;
+}
+
+static void remember_parents_ok(const char *path, const struct stat *st)
+{
+	pthread_mutex_lock(&parents_ok.lock);
+	mts_strlcpy(parents_ok.path, path, sizeof(parents_ok.path));
+	parents_ok.dev = st->st_dev;
+	parents_ok.ino = st->st_ino;
+	pthread_mutex_unlock(&parents_ok.lock);
+}
+
 int mts_cache_dir_check(const char *dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -309,7 +345,12 @@ int mts_cache_dir_check(const char *dir, char *err, size_t errlen)
 				   "writable by %s (mode %04o): refusing to "
 				   "use it", path, who,
 				   (unsigned)(st.st_mode & 07777));
-	return check_parents(path, err, errlen);
+	if (parents_known_ok(path, &st))
+		return 0;
+	if (check_parents(path, err, errlen) < 0)
+		return -1;
+	remember_parents_ok(path, &st);
+	return 0;
 }
 
 /* ---- reading ---- */

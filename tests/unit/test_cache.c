@@ -225,6 +225,27 @@ START_TEST(dir_parent_writable_by_others)
 }
 END_TEST
 
+/* The parents' check is remembered for one directory (path and inode):
+ * a directory swapped in through a parent that became writable by others
+ * is a new inode and is checked again. */
+START_TEST(dir_swapped_is_checked_again)
+{
+	char parent[128], inside[192], old[192];
+
+	snprintf(parent, sizeof(parent), "%s/p", tmpdir);
+	snprintf(inside, sizeof(inside), "%s/cache", parent);
+	snprintf(old, sizeof(old), "%s/old", parent);
+	ck_assert_int_eq(mkdir(parent, 0700), 0);
+	ck_assert_int_eq(mts_cache_dir_check(inside, err, sizeof(err)), 0);
+	ck_assert_int_eq(mts_cache_dir_check(inside, err, sizeof(err)), 0);
+	ck_assert_int_eq(rename(inside, old), 0);
+	ck_assert_int_eq(chmod(parent, 0777), 0);
+	ck_assert_int_eq(mkdir(inside, 0700), 0);
+	ck_assert_int_eq(mts_cache_dir_check(inside, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "which is writable by others"));
+}
+END_TEST
+
 START_TEST(round_trip)
 {
 	struct mts_cache_entry e, got;
@@ -791,6 +812,7 @@ static Suite *cache_suite(void)
 	tcase_add_test(tc, dir_created_private);
 	tcase_add_test(tc, dir_refused);
 	tcase_add_test(tc, dir_parent_writable_by_others);
+	tcase_add_test(tc, dir_swapped_is_checked_again);
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, exact_file_format);
 	tcase_add_test(tc, atomic_replacement);
