@@ -25,6 +25,7 @@
  *	command executes itself again without it, and sendmail children
  *	never inherit LD_PRELOAD (policy/deliver.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -72,9 +73,10 @@ const char cli_usage_report[] =
 "MTASTS_REPORT_DKIM_DOMAIN, MTASTS_REPORT_RETRY (see mtasts(1) and\n"
 "docs/TLSRPT.md).\n"
 "\n"
-"exit status: 0 done (or nothing due), 1 some report was given up,\n"
-"2 usage or configuration error, 3 some delivery failed and will be\n"
-"retried, or another report run is active.\n";
+"exit status: 0 done (or nothing due), 1 a delivery was given up (24\n"
+"hours of retries ran out, or no endpoint could take a report), 2 usage\n"
+"or configuration error, 3 some delivery failed and will be retried, or\n"
+"another report run is active.\n";
 
 #define OUT_SUBDIR "out"
 #define LOCK_NAME ".report.lock"
@@ -495,12 +497,15 @@ static void settle(struct run *r, struct mts_report_state *st)
 	st->next_attempt = mts_report_next_attempt(r->now, st->first_attempt,
 						   st->attempts, r->retry_base);
 	if (st->next_attempt == 0) {
-		st->status = MTS_RS_FAILED;
+		/* Final either way; "done" when some endpoint has it (the
+		 * meaning of MTS_RS_DONE), "failed" when none has. */
+		st->status = sent > 0 ? MTS_RS_DONE : MTS_RS_FAILED;
 		for (size_t i = 0; i < st->nep; i++)
 			if (st->ep[i].status == MTS_EP_PENDING)
 				st->ep[i].status = MTS_EP_FAILED;
-		printf("%s %s: given up after %u attempts in 24 hours\n",
-		       st->day, st->domain, st->attempts);
+		printf("%s %s: given up after %u attempts in 24 hours%s\n",
+		       st->day, st->domain, st->attempts,
+		       sent > 0 ? " (delivered elsewhere)" : "");
 		note_status(r, EXIT_NEGATIVE);
 		return;
 	}
@@ -714,6 +719,36 @@ static void prune_day(struct run *r, const char *day)
 	mts_report_day_free(d);
 }
 
+/* Removes policies/<sha256> texts no record has used for KEEP_DAYS + 2
+ * days: every record refreshes its text's time stamp at least daily
+ * (mts_tlsrpt_record), so a text still named by a kept spool day stays. */
+static void prune_policies(struct run *r)
+{
+	int64_t cutoff = r->now - (int64_t)(KEEP_DAYS + 2) *
+				  MTS_REPORT_DAY_SECONDS;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (snprintf(dir, sizeof(dir), "%s/policies", r->cfg.report_dir) >=
+	    (int)sizeof(dir) || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+
+		if (n != MTS_TLSRPT_HASH_HEX ||
+		    strspn(de->d_name, "0123456789abcdef") != n ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (int64_t)st.st_mtime < cutoff)
+			unlink(path);
+	}
+	closedir(d);
+}
+
 /* Removes spool days older than KEEP_DAYS with their states and files. */
 static void prune(struct run *r)
 {
@@ -734,6 +769,7 @@ static void prune(struct run *r)
 		remove_file(r->cfg.report_dir, "spool", days.item[i]);
 	}
 	mts_strlist_free(&days);
+	prune_policies(r);
 }
 
 /* ---- the command ----------------------------------------------------- */

@@ -537,6 +537,32 @@ static int mail_body(const struct mts_report_msg *r, const char *boundary,
 	return 0;
 }
 
+/* Subject (RFC 8460 5.3), folded before "Submitter:" and "Report-ID:"
+ * where the line would pass 78 characters (RFC 5322 2.1.1): the ABNF
+ * puts FWS there, and a long domain name makes a long line. */
+static int subject_field(const struct mts_report_msg *r, struct mts_buf *m)
+{
+	const char *word[3] = { "Subject: Report Domain: ", " Submitter: ",
+				" Report-ID: <" };
+	const char *value[3] = { r->domain, r->submitter, r->report_id };
+	size_t line = 0;
+
+	for (int i = 0; i < 3; i++) {
+		size_t n = strlen(word[i]) + strlen(value[i]) + (i == 2);
+
+		if (i > 0 && line + n > 78) {
+			if (mts_buf_append(m, "\r\n", 2) < 0)
+				return -1;
+			line = 0;
+		}
+		if (mts_buf_printf(m, "%s%s%s", word[i], value[i],
+				   i == 2 ? ">" : "") < 0)
+			return -1;
+		line += n;
+	}
+	return mts_buf_append(m, "\r\n", 2);
+}
+
 int mts_deliver_build_mail(const struct mts_deliver_opts *o, const char *to,
 			   const struct mts_report_msg *r, struct mts_buf *out,
 			   char *err, size_t errlen)
@@ -555,11 +581,9 @@ int mts_deliver_build_mail(const struct mts_deliver_opts *o, const char *to,
 	    random_hex(boundary + 6, 12) < 0)
 		return fail(err, errlen, "date or random number failure");
 	memcpy(boundary, "=_tls_", 6);	/* "=_" never occurs in base64 */
-	if (mts_buf_printf(&m,
-			   "From: %s\r\n"
-			   "To: %s\r\n"
-			   "Subject: Report Domain: %s Submitter: %s "
-			   "Report-ID: <%s>\r\n"
+	if (mts_buf_printf(&m, "From: %s\r\nTo: %s\r\n", o->from, to) < 0 ||
+	    subject_field(r, &m) < 0 ||
+	    mts_buf_printf(&m,
 			   "Date: %s\r\n"
 			   "Message-ID: <%s@%s>\r\n"
 			   "MIME-Version: 1.0\r\n"
@@ -571,7 +595,6 @@ int mts_deliver_build_mail(const struct mts_deliver_opts *o, const char *to,
 			   "report-type=\"tlsrpt\";\r\n"
 			   " boundary=\"%s\"\r\n"
 			   "\r\n",
-			   o->from, to, r->domain, r->submitter, r->report_id,
 			   date, msgid, r->submitter, r->domain, r->submitter,
 			   boundary) < 0 ||
 	    mail_body(r, boundary, &m) < 0) {
@@ -751,7 +774,7 @@ static enum mts_deliver_status run_sendmail(const struct mts_deliver_opts *o,
 	posix_spawn_file_actions_t fa;
 	struct sigaction ign, old;
 	char **env = NULL;
-	int pfd[2] = { -1, -1 }, status = 0, fa_ok = 0, wrote;
+	int pfd[2] = { -1, -1 }, status = 0, fa_ok = 0, wrote, sp;
 	pid_t pid;
 
 	if ((env = mts_deliver_child_env(environ)) == NULL ||
@@ -761,12 +784,13 @@ static enum mts_deliver_status run_sendmail(const struct mts_deliver_opts *o,
 		goto fail_out;
 	}
 	fa_ok = 1;
-	if (posix_spawn_file_actions_adddup2(&fa, pfd[0], 0) != 0 ||
-	    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
-					     0) != 0 ||
-	    posix_spawn(&pid, o->sendmail, &fa, NULL, argv, env) != 0) {
+	/* posix_spawn() returns its error number; it does not set errno. */
+	if ((sp = posix_spawn_file_actions_adddup2(&fa, pfd[0], 0)) != 0 ||
+	    (sp = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null",
+						   O_WRONLY, 0)) != 0 ||
+	    (sp = posix_spawn(&pid, o->sendmail, &fa, NULL, argv, env)) != 0) {
 		fail(err, errlen, "cannot start %s: %s", o->sendmail,
-		     strerror(errno));
+		     strerror(sp));
 		goto fail_out;
 	}
 	close(pfd[0]);

@@ -26,7 +26,8 @@
  *	with a text/plain part and the report as an application/tlsrpt+gzip
  *	attachment (base64, named after the report file); header fields
  *	From, To, Subject "Report Domain: <d> Submitter: <s> Report-ID:
- *	<<id>>", Date, Message-ID, MIME-Version, TLS-Report-Domain,
+ *	<<id>>" (folded before Submitter: and Report-ID: where a line would
+ *	pass 78 characters), Date, Message-ID, MIME-Version, TLS-Report-Domain,
  *	TLS-Report-Submitter, Auto-Submitted: auto-generated and
  *	TLS-Required: No (RFC 8689: a report must get through even where TLS
  *	is broken, which is what it reports). DKIM-signed when o->dkim is

@@ -197,6 +197,24 @@ struct mts_report_day *mts_report_day_new(const char *day)
 	return d;
 }
 
+/* Allocated for policies with failures only: most domains have none. */
+struct fail_index {
+	size_t *slot;		/* failure index + 1; 0 = empty */
+	size_t cap;		/* power of two, at most half full */
+	size_t overflow[MTS_TLSRPT_RESULT_COUNT];	/* index + 1 of the
+				   catch-all group of each result type */
+};
+
+static void fail_index_free(struct mts_report_policy *p)
+{
+	struct fail_index *ix = p->fail_index;
+
+	if (ix != NULL)
+		free(ix->slot);
+	free(ix);
+	p->fail_index = NULL;
+}
+
 static void failure_free(struct mts_report_failure *f)
 {
 	free(f->sending_ip);
@@ -218,6 +236,7 @@ void mts_report_day_free(struct mts_report_day *d)
 			for (size_t f = 0; f < dom->pol[p].nfail; f++)
 				failure_free(&dom->pol[p].fail[f]);
 			free(dom->pol[p].fail);
+			fail_index_free(&dom->pol[p]);
 		}
 		free(dom->pol);
 	}
@@ -289,6 +308,11 @@ static struct mts_report_policy *find_policy(struct mts_report_domain *dom,
 		if (dom->pol[i].type == type &&
 		    strcmp(dom->pol[i].hash, hash) == 0)
 			return &dom->pol[i];
+	/* Room for one at first: nearly every domain has one policy a day,
+	 * and a busy day has a million domains. */
+	if (dom->cappol == 0 &&
+	    (dom->pol = calloc(1, sizeof(*dom->pol))) != NULL)
+		dom->cappol = 1;
 	if (grow((void **)&dom->pol, &dom->cappol, dom->npol,
 		 sizeof(*dom->pol)) < 0)
 		return NULL;
@@ -297,6 +321,85 @@ static struct mts_report_policy *find_policy(struct mts_report_domain *dom,
 	p->type = type;
 	mts_strlcpy(p->hash, hash, sizeof(p->hash));
 	return p;
+}
+
+/* ---- failure groups: hashed look-up, bounded count ------------------ */
+
+static uint64_t mix_field(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	h ^= 0x100;		/* field separator: "ab","c" != "a","bc" */
+	return h * 1099511628211ull;
+}
+
+static uint64_t failure_hash(enum mts_tlsrpt_result result, const char *sip,
+			     const char *mx, const char *helo, const char *rip,
+			     const char *reason, const char *info)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)result;
+
+	h = mix_field(h, sip);
+	h = mix_field(h, mx);
+	h = mix_field(h, helo);
+	h = mix_field(h, rip);
+	h = mix_field(h, reason);
+	return mix_field(h, info);
+}
+
+static uint64_t hash_of_failure(const struct mts_report_failure *f)
+{
+	return failure_hash(f->result, f->sending_ip, f->mx_host, f->helo,
+			    f->receiving_ip, f->reason, f->info);
+}
+
+static uint64_t hash_of_rec(const struct mts_tlsrpt_rec *r)
+{
+	return failure_hash(r->result, r->sending_ip, r->mx_host,
+			    r->receiving_helo, r->receiving_ip,
+			    r->failure_reason, r->additional_info);
+}
+
+static void fail_index_put(struct fail_index *ix, uint64_t hash, size_t i)
+{
+	size_t h = (size_t)hash & (ix->cap - 1);
+
+	while (ix->slot[h] != 0)
+		h = (h + 1) & (ix->cap - 1);
+	ix->slot[h] = i + 1;
+}
+
+/* Room for one more group, at a load factor of at most 1/2. Overflow
+ * groups are not indexed (they are found through ix->overflow[]). */
+static int fail_index_reserve(struct mts_report_policy *p)
+{
+	struct fail_index *ix = p->fail_index;
+	size_t cap;
+	size_t *slot;
+
+	if (ix == NULL) {
+		if ((ix = calloc(1, sizeof(*ix))) == NULL)
+			return -1;
+		p->fail_index = ix;
+	}
+	if (ix->cap >= 2 * (p->nfail + 1))
+		return 0;
+	cap = ix->cap ? ix->cap : 16;
+	while (cap < 2 * (p->nfail + 1)) {
+		if (cap > SIZE_MAX / 4 / sizeof(*slot))
+			return -1;
+		cap *= 2;
+	}
+	if ((slot = calloc(cap, sizeof(*slot))) == NULL)
+		return -1;
+	free(ix->slot);
+	ix->slot = slot;
+	ix->cap = cap;
+	for (size_t i = 0; i < p->nfail; i++)
+		fail_index_put(ix, hash_of_failure(&p->fail[i]), i);
+	return 0;
 }
 
 static int same_failure(const struct mts_report_failure *f,
@@ -311,16 +414,40 @@ static int same_failure(const struct mts_report_failure *f,
 	       strcmp(f->info, r->additional_info) == 0;
 }
 
-static int add_failure(struct mts_report_policy *p,
-		       const struct mts_tlsrpt_rec *r)
+static int is_overflow_group(const struct mts_report_policy *p, size_t i)
+{
+	const struct fail_index *ix = p->fail_index;
+
+	return ix->overflow[p->fail[i].result] == i + 1;
+}
+
+/* The existing group of r, or NULL. */
+static struct mts_report_failure *find_failure(struct mts_report_policy *p,
+					       const struct mts_tlsrpt_rec *r,
+					       uint64_t hash)
+{
+	struct fail_index *ix = p->fail_index;
+	size_t h;
+
+	if (ix == NULL || ix->cap == 0)
+		return NULL;
+	for (h = (size_t)hash & (ix->cap - 1); ix->slot[h] != 0;
+	     h = (h + 1) & (ix->cap - 1)) {
+		size_t i = ix->slot[h] - 1;
+
+		if (!is_overflow_group(p, i) && same_failure(&p->fail[i], r))
+			return &p->fail[i];
+	}
+	return NULL;
+}
+
+/* A new group at the end of p->fail: r's fields, or (overflow) only its
+ * result type and MTS_REPORT_OVERFLOW_REASON. */
+static int new_failure(struct mts_report_policy *p,
+		       const struct mts_tlsrpt_rec *r, int overflow)
 {
 	struct mts_report_failure *f;
 
-	for (size_t i = 0; i < p->nfail; i++)
-		if (same_failure(&p->fail[i], r)) {
-			p->fail[i].count++;
-			return 0;
-		}
 	if (grow((void **)&p->fail, &p->capfail, p->nfail,
 		 sizeof(*p->fail)) < 0)
 		return -1;
@@ -328,18 +455,48 @@ static int add_failure(struct mts_report_policy *p,
 	memset(f, 0, sizeof(*f));
 	f->result = r->result;
 	f->count = 1;
-	f->sending_ip = strdup(r->sending_ip);
-	f->mx_host = strdup(r->mx_host);
-	f->helo = strdup(r->receiving_helo);
-	f->receiving_ip = strdup(r->receiving_ip);
-	f->reason = strdup(r->failure_reason);
-	f->info = strdup(r->additional_info);
+	f->sending_ip = strdup(overflow ? "" : r->sending_ip);
+	f->mx_host = strdup(overflow ? "" : r->mx_host);
+	f->helo = strdup(overflow ? "" : r->receiving_helo);
+	f->receiving_ip = strdup(overflow ? "" : r->receiving_ip);
+	f->reason = strdup(overflow ? MTS_REPORT_OVERFLOW_REASON
+				    : r->failure_reason);
+	f->info = strdup(overflow ? "" : r->additional_info);
 	if (!f->sending_ip || !f->mx_host || !f->helo || !f->receiving_ip ||
 	    !f->reason || !f->info) {
 		failure_free(f);
 		return -1;
 	}
 	p->nfail++;
+	return 0;
+}
+
+static int add_failure(struct mts_report_policy *p,
+		       const struct mts_tlsrpt_rec *r)
+{
+	uint64_t hash = hash_of_rec(r);
+	struct mts_report_failure *f = find_failure(p, r, hash);
+	size_t *over;
+
+	if (f != NULL) {
+		f->count++;
+		return 0;
+	}
+	if (p->nfail >= MTS_REPORT_FAILURE_GROUPS_MAX) {
+		over = &((struct fail_index *)p->fail_index)->overflow[r->result];
+		/* Too many distinct groups: the catch-all of this type. */
+		if (*over != 0) {
+			p->fail[*over - 1].count++;
+			return 0;
+		}
+		if (new_failure(p, r, 1) < 0)
+			return -1;
+		*over = p->nfail;
+		return 0;
+	}
+	if (fail_index_reserve(p) < 0 || new_failure(p, r, 0) < 0)
+		return -1;
+	fail_index_put(p->fail_index, hash, p->nfail - 1);
 	return 0;
 }
 
@@ -798,7 +955,14 @@ static int state_line(char *line, struct mts_report_state *st, unsigned *seen)
 	WORD("domain", domain, 0x2, 0)
 	WORD("unique-id", unique_id, 0x4, 0)
 	WORD("report-id", report_id, 0x8, 0)
-	WORD("file", file, 0x10, 0)
+	if (strcmp(line, "file") == 0) {
+		/* A plain name under out/: it is read and, when the day is
+		 * pruned, unlinked there. */
+		*seen |= 0x10;
+		if (v[0] == '.' || strchr(v, '/') != NULL)
+			return -1;
+		return copy_word(v, st->file, sizeof(st->file), 0);
+	}
 	NUMBER("created", created, 0x20)
 	NUMBER("first-attempt", first_attempt, 0x40)
 	NUMBER("next-attempt", next_attempt, 0x80)

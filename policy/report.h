@@ -20,7 +20,16 @@
  *	grouped by everything a failure-details entry holds (result type,
  *	sending IP, MX host, MX HELO name, receiving IP, reason code,
  *	additional information). Domains come out sorted by name, policies
- *	and failure groups in order of first appearance.
+ *	and failure groups in order of first appearance. Look-ups of both
+ *	domains and failure groups are hashed, so a day of a million
+ *	distinct failures (a hostile MX that varies its HELO name) is added
+ *	up in linear time. A policy lists at most
+ *	MTS_REPORT_FAILURE_GROUPS_MAX failure groups: further distinct
+ *	failures are counted in one catch-all group per result type that
+ *	carries only result-type, failed-session-count and
+ *	MTS_REPORT_OVERFLOW_REASON as failure-reason-code. The summary
+ *	counts stay exact and the report stays a bounded size (a few MiB
+ *	per policy at most, far below MTS_BUF_MAX).
  *
  *	mts_report_json() writes the report of one domain with exactly the
  *	field names of RFC 8460 section 4.4:
@@ -69,6 +78,12 @@
 #define MTS_REPORT_ORG_MAX 128
 #define MTS_REPORT_CONTACT_MAX 320
 #define MTS_REPORT_DAY_SECONDS 86400
+/* Distinct failure-details entries per policy (see DESCRIPTION); the
+ * reason text below names the number: keep the two in step. */
+#define MTS_REPORT_FAILURE_GROUPS_MAX 4096
+#define MTS_REPORT_OVERFLOW_REASON \
+	"mtasts: further failures of this type, not listed one by one " \
+	"(more than 4096 distinct failure groups)"
 
 struct mts_report_meta {
 	char org[MTS_REPORT_ORG_MAX + 1];
@@ -95,6 +110,7 @@ struct mts_report_policy {
 	struct mts_report_failure *fail;
 	size_t nfail;
 	size_t capfail;
+	void *fail_index;		/* private: failure group look-up */
 };
 
 struct mts_report_domain {

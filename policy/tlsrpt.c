@@ -701,8 +701,13 @@ static int store_policy(const char *report_dir, const char *hash,
 	if (join(path, sizeof(path), dir, hash) < 0)
 		return fail(err, errlen, "path too long");
 	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (size_t)st.st_size == s->policy_text_len)
+	    (size_t)st.st_size == s->policy_text_len) {
+		/* Still in use: its time stamp says so, at most once a day,
+		 * so that `mtasts report` prunes only unused texts. */
+		if (st.st_mtime < time(NULL) - 86400)
+			utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW);
 		return 0;
+	}
 	return mts_tlsrpt_write_atomic(dir, hash, s->policy_text,
 				       s->policy_text_len, err, errlen);
 }

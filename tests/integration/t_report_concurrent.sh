@@ -52,3 +52,25 @@ assert len(fd) == 2000 and sum(f['failed-session-count'] for f in fd) == 2000
 # Over-long fields are cut to their cap (512 for the HELO name).
 assert all(len(f['receiving-mx-helo']) == 512 for f in fd)
 PY
+
+# Recording never waits for a report run: while .report.lock is held (as
+# during a slow delivery), 100 records go in at once, and a second report
+# run backs off instead of waiting.
+python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").write("locked\n")
+time.sleep(60)
+' "$MTASTS_REPORT_DIR/.report.lock" "$TEST_TMP/lock-held" &
+_REPORT_PIDS+=("$!")
+wait_pidfile "$TEST_TMP/lock-held"
+t0=$(date +%s%N)
+timeout 10 "$RECORD" --dir "$MTASTS_REPORT_DIR" --day "$REPORT_DAY" \
+	--domain locked.test --type none --procs 10 --count 10 ||
+	fail "recording while the report lock is held"
+assert_le $(( ($(date +%s%N) - t0) / 1000000 )) 3000 "milliseconds to record 100 sessions"
+assert_exit 3 mtasts report --date "$REPORT_DAY" --send
+assert_contains "$ERR" "another \`mtasts report\` is running"
+assert_exit 0 mtasts report --date "$REPORT_DAY" --dry-run
+assert_match "$OUT" "^$REPORT_DAY +locked\\.test +none +100 +0 "

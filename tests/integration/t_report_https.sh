@@ -152,3 +152,20 @@ mkdir "$TEST_TMP/copies"
 assert_exit 0 mtasts report --date "$REPORT_DAY" --outdir "$TEST_TMP/copies"
 cmp "$good_file" "$TEST_TMP/copies/$(basename "$good_file")" || fail "copy differs"
 assert_eq "$(find "$TEST_TMP/copies" -type f | wc -l)" 3 "copied reports"
+
+# Policy texts that no session has named for 34 days go with a --send run;
+# those in use stay (each record refreshes its text's time stamp daily).
+pdir=$MTASTS_REPORT_DIR/policies
+in_use=$(find "$pdir" -type f | wc -l)
+assert_eq "$in_use" 2 "policy texts recorded"
+unused=$pdir/$(printf '%064d' 0)
+printf 'version: STSv1\n' > "$unused"
+chmod 0600 "$unused"
+touch -d '35 days ago' "$unused"
+recent=$pdir/$(printf '%064d' 1)
+cp -p "$unused" "$recent"
+touch -d '33 days ago' "$recent"
+assert_exit 0 mtasts report --send
+[ ! -e "$unused" ] || fail "an unused policy text was kept"
+[ -e "$recent" ] || fail "a policy text of a kept day was removed"
+assert_eq "$(find "$pdir" -type f | wc -l)" 3 "policy texts after pruning"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # t_report_mail.sh - mailto: reports: multipart/report through an SMTP
 # relay (libcurl) and through sendmail -t, DKIM-signed; checked with
-# Python's email package and python3-dkim's dkimverify against the key
-# published in the world's DNS.
+# Python's email package, python3-dkim's dkimverify and OpenDKIM's
+# opendkim-testmsg against the key published in the world's DNS.
 set -euo pipefail
 . "$(dirname "$0")/../world/lib.sh"
 . "$(dirname "$0")/report_lib.sh"
@@ -61,6 +61,45 @@ assert pol['summary'] == {'total-successful-session-count': int(ok),
                           'total-failure-session-count': int(bad)}, pol['summary']
 PY
 	dkimverify < "$1" || fail "dkimverify rejects $1"
+	opendkim_verify "$1" || fail "opendkim-testmsg rejects $1"
+}
+
+# opendkim_verify FILE: OpenDKIM's verifier (libopendkim, opendkim-tools),
+# a second implementation beside python3-dkim; it looks the key up in the
+# world's DNS. Silent and 0 when the signature verifies.
+opendkim_verify() {
+	local out rc=0
+	out=$(opendkim-testmsg -t "$TEST_TMP" < "$1" 2>&1) || rc=$?
+	[ "$rc" -eq 0 ] && [ -z "$out" ] && return 0
+	echo "opendkim-testmsg: exit $rc: $out" >&2
+	return 1
+}
+
+# relaxed_mangle IN OUT: what relaxed/relaxed canonicalisation must
+# survive on the way (RFC 6376 3.4.2, 3.4.4): header fields refolded and
+# padded with whitespace, the folded Subject unfolded, whitespace runs
+# and trailing whitespace added to body lines, empty lines appended.
+relaxed_mangle() {
+	python3 - "$1" "$2" <<'PY' || fail "relaxed_mangle"
+import re, sys
+raw = open(sys.argv[1], 'rb').read()
+head, body = raw.split(b'\r\n\r\n', 1)
+head = head.replace(b'\r\n Report-ID:', b' Report-ID:')       # unfold
+head = re.sub(rb'(\r\nTLS-Report-Domain:) (\S+)', rb'\1\t  \2 \t', head)
+head = head.replace(b'\r\nTo: ', b'\r\nTo:\r\n\t ')              # refold
+assert head.count(b'Report-ID:') == 1 and b'To:\r\n\t ' in head
+assert b'TLS-Report-Domain:\t  ' in head
+lines = body.split(b'\r\n')
+out = []
+for l in lines:
+    if l.startswith(b'This is an aggregate'):
+        l = l.replace(b' ', b' \t  ') + b'  \t'
+    elif l and not l.startswith(b'--'):
+        l = l + b' '
+    out.append(l)
+body = b'\r\n'.join(out) + b'\r\n\r\n  \r\n'
+open(sys.argv[2], 'wb').write(head + b'\r\n\r\n' + body)
+PY
 }
 
 # 1. Through an SMTP relay (MTASTS_REPORT_SMTP), STARTTLS offered.
@@ -81,6 +120,15 @@ sed 's/aggregate TLS report/aggregate TLS rep0rt/' "$(json_get 'd["data_file"]' 
 if dkimverify < "$TEST_TMP/tampered.eml" >/dev/null; then
 	fail "dkimverify accepted a tampered message"
 fi
+if opendkim_verify "$TEST_TMP/tampered.eml" 2>/dev/null; then
+	fail "opendkim-testmsg accepted a tampered message"
+fi
+# Whitespace changes in transit do not break relaxed/relaxed.
+relaxed_mangle "$(json_get 'd["data_file"]' "$msg")" "$TEST_TMP/mangled.eml"
+cmp -s "$(json_get 'd["data_file"]' "$msg")" "$TEST_TMP/mangled.eml" &&
+	fail "relaxed_mangle changed nothing"
+dkimverify < "$TEST_TMP/mangled.eml" || fail "dkimverify rejects the re-spaced message"
+opendkim_verify "$TEST_TMP/mangled.eml" || fail "opendkim-testmsg rejects the re-spaced message"
 # Never twice.
 assert_exit 0 mtasts report --date "$REPORT_DAY" --send
 assert_eq "$(grep -c '"event": "message"' "$TEST_TMP/submit.jsonl")" 1 "messages after a second run"

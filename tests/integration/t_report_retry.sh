@@ -70,12 +70,26 @@ state=$MTASTS_REPORT_DIR/state/$REPORT_DAY!testing.test
 long_ago=$(($(date +%s) - 86401))
 sed -i -e "s/^first-attempt .*/first-attempt $long_ago/" -e "s/^next-attempt .*/next-attempt 0/" "$state"
 assert_exit 1 mtasts report --date "$REPORT_DAY" --send
-assert_contains "$OUT" "testing.test: given up after"
-assert_eq "$(state_field testing.test status)" failed
+assert_contains "$OUT" "testing.test: given up after 3 attempts in 24 hours (delivered elsewhere)"
+# Final, and "done": one endpoint has the report (the broken one "failed").
+assert_eq "$(state_field testing.test status)" "done"
 assert_match "$(sed -n 's/^endpoint //p' "$state")" "^failed 3 https://broken.report.test/b\$"
 assert_match "$(sed -n 's/^endpoint //p' "$state")" "^sent 1 https://ok.report.test/a\$"
 assert_exit 0 mtasts report --date "$REPORT_DAY" --send
 assert_eq "$(collector_count broken)" 3 "posts after giving up"
+# Nobody ever took it: "failed".
+tlsrpt_txt report-gone.test "v=TLSRPTv1; rua=https://broken.report.test/gone"
+record --domain report-gone.test --type none --count 1
+assert_exit 3 mtasts report --date "$REPORT_DAY" --send
+assert_contains "$OUT" "report-gone.test: failed to send to https://broken.report.test/gone"
+state=$MTASTS_REPORT_DIR/state/$REPORT_DAY!report-gone.test
+sed -i -e "s/^first-attempt .*/first-attempt $long_ago/" -e "s/^next-attempt .*/next-attempt 0/" "$state"
+assert_exit 1 mtasts report --date "$REPORT_DAY" --send
+assert_contains "$OUT" "report-gone.test: given up after 2 attempts in 24 hours"
+assert_not_contains "$OUT" "delivered elsewhere"
+assert_eq "$(state_field report-gone.test status)" failed
+assert_match "$(state_field report-gone.test endpoint)" "^failed 2 https://broken.report.test/gone\$"
+assert_eq "$(collector_count broken)" 5 "posts to the broken endpoint in all"
 
 # 4. Two runs at the same time: the report goes out once.
 collector_start once 127.0.4.5 once.report.test 200
@@ -90,3 +104,37 @@ for p in "${pids[@]}"; do wait "$p" || true; done
 cat "$TEST_TMP"/par.* >&2
 assert_eq "$(collector_count once)" 1 "posts from concurrent runs"
 assert_eq "$(state_field none.test status)" "done"
+
+# 5. Any 2xx is success, a 3xx is not (redirects are never followed).
+collector_start redir 127.0.4.6 redir.report.test 302,202
+tlsrpt_txt report-redir.test "v=TLSRPTv1; rua=https://redir.report.test/r"
+record --domain report-redir.test --type none --count 1
+assert_exit 3 mtasts report --date "$REPORT_DAY" --send
+assert_contains "$OUT" "report-redir.test: failed to send to https://redir.report.test/r: POST redir.report.test: HTTP status 302"
+assert_eq "$(state_field report-redir.test status)" pending
+sleep 2.2
+assert_exit 0 mtasts report --date "$REPORT_DAY" --send
+assert_contains "$OUT" "report-redir.test: sent to https://redir.report.test/r"
+assert_eq "$(state_field report-redir.test status)" "done"
+assert_eq "$(collector_count redir)" 2 "posts to the redirecting collector"
+assert_eq "$(collector_post redir 2 status)" 202
+
+# 6. The one window left (docs/TLSRPT.md): a crash after the endpoint took
+# the report but before the state's rename. The next run sends it again -
+# the very same file and report id, never a different report - and then
+# never again.
+collector_start crash 127.0.4.7 crash.report.test 200
+tlsrpt_txt report-crash.test "v=TLSRPTv1; rua=https://crash.report.test/c"
+record --domain report-crash.test --type none --count 2
+assert_exit 0 mtasts report --date "$REPORT_DAY"
+state=$MTASTS_REPORT_DIR/state/$REPORT_DAY!report-crash.test
+cp -p "$state" "$TEST_TMP/state.before-send"
+assert_exit 0 mtasts report --date "$REPORT_DAY" --send
+assert_eq "$(collector_count crash)" 1 "posts before the simulated crash"
+cp -p "$TEST_TMP/state.before-send" "$state"	# the rename never happened
+assert_exit 0 mtasts report --date "$REPORT_DAY" --send
+assert_eq "$(collector_count crash)" 2 "posts after the simulated crash"
+assert_eq "$(sed 's/.*"sha256": "\([0-9a-f]*\)".*/\1/' "$TEST_TMP/collector-crash/posts.jsonl" | sort -u | wc -l)" 1 \
+	"distinct bodies sent across the crash"
+assert_exit 0 mtasts report --date "$REPORT_DAY" --send
+assert_eq "$(collector_count crash)" 2 "posts after the state was saved"

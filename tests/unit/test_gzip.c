@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -308,6 +309,83 @@ START_TEST(roundtrip_large_text)
 }
 END_TEST
 
+/* One random sample of n bytes in one of several shapes that stress
+ * different parts of the encoder: noise (stored blocks), runs, tiny
+ * alphabets (many short matches), repeats at distances near the 32 KiB
+ * window, and noise and runs mixed (block switching inside one stream). */
+static void random_sample(unsigned char *p, size_t n, unsigned shape)
+{
+	size_t period = 1 + rng() % 40000;
+
+	for (size_t i = 0; i < n; i++) {
+		switch (shape) {
+		case 0: p[i] = (unsigned char)rng(); break;
+		case 1: p[i] = (unsigned char)(i / (1 + n / 7)); break;
+		case 2: p[i] = (unsigned char)("ab{\"}"[rng() % 5]); break;
+		case 3:
+			p[i] = i < period ? (unsigned char)rng() : p[i - period];
+			break;
+		default:
+			p[i] = (i / 300) % 2 ? (unsigned char)rng()
+					     : (unsigned char)(i / 300);
+		}
+	}
+}
+
+/* 150 random samples of random sizes (0 bytes to 96 KiB), all checked
+ * by Python's zlib and gzip modules in one run; gzip -t on each. */
+START_TEST(fuzz_against_python_zlib)
+{
+	static const char py_fuzz[] =
+		"import gzip, os, sys, zlib\n"
+		"d = sys.argv[1]\n"
+		"n = 0\n"
+		"for name in sorted(os.listdir(d)):\n"
+		"    if not name.endswith('.orig'):\n"
+		"        continue\n"
+		"    orig = open(os.path.join(d, name), 'rb').read()\n"
+		"    gz = open(os.path.join(d, name[:-5] + '.gz'), 'rb').read()\n"
+		"    assert zlib.decompress(gz, 31) == orig, name\n"
+		"    assert gzip.decompress(gz) == orig, name\n"
+		"    n += 1\n"
+		"sys.exit(0 if n == int(sys.argv[2]) else 2)\n";
+	const unsigned samples = 150;
+	unsigned char *buf = malloc(96 * 1024);
+	char dir[128], path[192], count[16];
+
+	ck_assert_ptr_nonnull(buf);
+	snprintf(dir, sizeof(dir), "%s/fuzz", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	for (unsigned i = 0; i < samples; i++) {
+		struct mts_buf gz = MTS_BUF_INIT;
+		size_t n = i < 10 ? i : rng() % (96 * 1024);
+
+		random_sample(buf, n, rng() % 5);
+		ck_assert_int_eq(mts_gzip(buf, n, &gz), 0);
+		/* Never much larger than the input (stored-block fallback). */
+		ck_assert_uint_le(gz.len, n + 5 * (n / 65535 + 1) + 18);
+		snprintf(path, sizeof(path), "%s/%03u.orig", dir, i);
+		write_file(path, buf, n);
+		snprintf(path, sizeof(path), "%s/%03u.gz", dir, i);
+		write_file(path, gz.data, gz.len);
+		if (i % 15 == 0) {
+			char *t[] = { "gzip", "-t", path, NULL };
+
+			ck_assert_int_eq(run(t, NULL), 0);
+		}
+		mts_buf_free(&gz);
+	}
+	snprintf(count, sizeof(count), "%u", samples);
+	{
+		char *py[] = { "python3", "-c", (char *)py_fuzz, dir, count,
+			       NULL };
+
+		ck_assert_int_eq(run(py, NULL), 0);
+	}
+	free(buf);
+}
+END_TEST
+
 static Suite *gzip_suite(void)
 {
 	Suite *s = suite_create("gzip");
@@ -326,6 +404,7 @@ static Suite *gzip_suite(void)
 	tcase_add_test(tc, roundtrip_incompressible_uses_stored_blocks);
 	tcase_add_test(tc, roundtrip_report_json);
 	tcase_add_test(tc, roundtrip_large_text);
+	tcase_add_test(tc, fuzz_against_python_zlib);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -180,6 +180,82 @@ START_TEST(aggregate_many_domains)
 }
 END_TEST
 
+/* A hostile MX that names itself differently in every session makes
+ * every failure a group of its own. Aggregation must stay linear (the
+ * old linear search was quadratic: this test timed out) and the report
+ * bounded: MTS_REPORT_FAILURE_GROUPS_MAX groups, then one catch-all
+ * group per result type; the counts stay exact. */
+START_TEST(aggregate_hostile_distinct_failures_bounded)
+{
+	struct mts_report_day *d = mts_report_day_new("2025-01-01");
+	struct mts_report_meta m = { "o", "c", "s.test" };
+	struct mts_buf json = MTS_BUF_INIT;
+	const struct mts_report_policy *p;
+	struct mts_tlsrpt_rec r;
+	const size_t n = 500000, max = MTS_REPORT_FAILURE_GROUPS_MAX;
+	char err[256], path[512];
+
+	ck_assert_ptr_nonnull(d);
+	for (size_t i = 0; i < n; i++) {
+		rec_init(&r, "victim.test", MTS_TLSRPT_STARTTLS_NOT_SUPPORTED);
+		strcpy(r.mx_host, "mx.victim.test");
+		strcpy(r.receiving_ip, "192.0.2.7");
+		snprintf(r.receiving_helo, sizeof(r.receiving_helo),
+			 "h%zu.attacker.test", i);
+		ck_assert_int_eq(mts_report_day_add(d, &r), 0);
+	}
+	/* A repeat of a listed group still counts there, after the cap. */
+	rec_init(&r, "victim.test", MTS_TLSRPT_STARTTLS_NOT_SUPPORTED);
+	strcpy(r.mx_host, "mx.victim.test");
+	strcpy(r.receiving_ip, "192.0.2.7");
+	strcpy(r.receiving_helo, "h7.attacker.test");
+	ck_assert_int_eq(mts_report_day_add(d, &r), 0);
+	/* Another result type past the cap: a catch-all of its own. */
+	rec_init(&r, "victim.test", MTS_TLSRPT_CERT_EXPIRED);
+	strcpy(r.failure_reason, "X509_V_ERR_CERT_HAS_EXPIRED");
+	ck_assert_int_eq(mts_report_day_add(d, &r), 0);
+	ck_assert_int_eq(mts_report_day_add(d, &r), 0);
+
+	ck_assert_uint_eq(d->ndomains, 1);
+	ck_assert_uint_eq(d->domains[0].npol, 1);
+	p = &d->domains[0].pol[0];
+	ck_assert_uint_eq(p->failures, n + 3);
+	ck_assert_uint_eq(p->nfail, max + 2);
+	ck_assert_str_eq(p->fail[0].helo, "h0.attacker.test");
+	ck_assert_str_eq(p->fail[max - 1].helo, "h4095.attacker.test");
+	ck_assert_uint_eq(p->fail[7].count, 2);
+	ck_assert_uint_eq(p->fail[max].count, n - max);
+	ck_assert_int_eq(p->fail[max].result, MTS_TLSRPT_STARTTLS_NOT_SUPPORTED);
+	ck_assert_str_eq(p->fail[max].helo, "");
+	ck_assert_str_eq(p->fail[max].mx_host, "");
+	ck_assert_str_eq(p->fail[max].reason, MTS_REPORT_OVERFLOW_REASON);
+	ck_assert_uint_eq(p->fail[max + 1].count, 2);
+	ck_assert_int_eq(p->fail[max + 1].result, MTS_TLSRPT_CERT_EXPIRED);
+	ck_assert_str_eq(p->fail[max + 1].reason, MTS_REPORT_OVERFLOW_REASON);
+
+	ck_assert_int_eq(mts_report_json(NULL, d, &d->domains[0], &m, "id",
+					 &json, err, sizeof(err)), 0);
+	ck_assert_uint_lt(json.len, (size_t)4 << 20);
+	snprintf(path, sizeof(path), "%s/huge.json", tmpdir);
+	write_file(path, json.data, json.len);
+	ck_assert_int_eq(python(
+		"import json, sys\n"
+		"r = json.load(open(sys.argv[1]))\n"
+		"p = r['policies'][0]\n"
+		"fd = p['failure-details']\n"
+		"assert len(fd) == 4098, len(fd)\n"
+		"assert p['summary']['total-failure-session-count'] == 500003\n"
+		"assert sum(f['failed-session-count'] for f in fd) == 500003\n"
+		"assert fd[4096] == {'result-type': 'starttls-not-supported',\n"
+		"    'failed-session-count': 500000 - 4096,\n"
+		"    'failure-reason-code': sys.argv[2]}, fd[4096]\n"
+		"assert fd[4097]['result-type'] == 'certificate-expired'\n",
+		path, MTS_REPORT_OVERFLOW_REASON), 0);
+	mts_buf_free(&json);
+	mts_report_day_free(d);
+}
+END_TEST
+
 /* ---- JSON ---- */
 
 /* Checks every field of the report, exactly; no other keys allowed. */
@@ -461,6 +537,27 @@ START_TEST(state_damage_is_an_error)
 	ck_assert_int_eq(mts_report_state_parse("x\n", 2, &back), -1);
 	ck_assert_int_eq(mts_report_state_parse(text.data, text.len - 1, &back),
 			 -1);
+	/* The report file must be a plain name: prune unlinks it. */
+	{
+		static const char *const bad[] = { "../../etc/passwd",
+						   "a/b.json.gz", ".hidden" };
+
+		for (size_t i = 0; i < 3; i++) {
+			struct mts_report_state evil = st;
+
+			mts_strlcpy(evil.file, bad[i], sizeof(evil.file));
+			mts_buf_reset(&text);
+			ck_assert_int_eq(mts_report_state_format(&evil, &text),
+					 0);
+			ck_assert_int_eq(mts_report_state_parse(text.data,
+								text.len,
+								&back), -1);
+		}
+		mts_buf_reset(&text);
+		ck_assert_int_eq(mts_report_state_format(&st, &text), 0);
+		ck_assert_int_eq(mts_report_state_parse(text.data, text.len,
+							&back), 0);
+	}
 	/* A damaged file on disk is an error, not "no state". */
 	ck_assert_int_eq(mts_report_state_store(report_dir, &st, err,
 						sizeof(err)), 0);
@@ -667,6 +764,44 @@ START_TEST(report_mail_structure)
 	write_file(mpath, mail.data, mail.len);
 	write_file(jpath, json.data, json.len);
 	ck_assert_int_eq(python(py_check_mail, mpath, jpath), 0);
+	/* The Subject is folded where RFC 8460's ABNF has FWS, so that no
+	 * header line passes 78 characters. */
+	ck_assert_ptr_nonnull(strstr(mail.data, "\r\nSubject: Report Domain: "
+		"good.test Submitter: reporter.test\r\n Report-ID: "
+		"<2025-01-01.abc@reporter.test>\r\nDate: "));
+	for (const char *l = mail.data; strncmp(l, "\r\n", 2) != 0;
+	     l = strstr(l, "\r\n") + 2)
+		ck_assert_int_le(strstr(l, "\r\n") - l, 78);
+	/* A policy domain of 251 characters: its own line. */
+	{
+		char longdom[254];
+		const char *want;
+
+		/* Four labels of 62 letters, dots between. */
+		memset(longdom, 'a', 63 * 4 - 1);
+		longdom[63 * 4 - 1] = '\0';
+		for (int i = 1; i < 4; i++)
+			longdom[63 * i - 1] = '.';
+		ck_assert_uint_eq(strlen(longdom), 63 * 4 - 1);
+		r.domain = longdom;
+		mts_buf_reset(&mail);
+		ck_assert_int_eq(mts_deliver_build_mail(&o, "tls@good.test", &r,
+							&mail, err,
+							sizeof(err)), 0);
+		write_file(mpath, mail.data, mail.len);
+		want = "import email, email.policy, sys\n"
+		       "m = email.message_from_bytes(open(sys.argv[1], 'rb')"
+		       ".read(), policy=email.policy.default)\n"
+		       "want = 'Report Domain: %s Submitter: reporter.test "
+		       "Report-ID: <2025-01-01.abc@reporter.test>' % sys.argv[2]\n"
+		       "assert m['Subject'] == want, m['Subject']\n"
+		       "assert m['TLS-Report-Domain'] == sys.argv[2]\n";
+		ck_assert_int_eq(python(want, mpath, longdom), 0);
+		ck_assert_ptr_nonnull(strstr(mail.data, longdom));
+		ck_assert_ptr_nonnull(strstr(mail.data, "\r\n Submitter: "
+					     "reporter.test Report-ID: <"));
+		r.domain = "good.test";
+	}
 	/* Unsafe header material is refused. */
 	r.org = "Evil\r\nBcc: x@y.test";
 	mts_buf_reset(&mail);
@@ -749,8 +884,12 @@ START_TEST(sendmail_delivery)
 				     sizeof(err)), MTS_DELIVER_PERMFAIL);
 	/* A missing sendmail is temporary (it may be installed later). */
 	strcpy(o.sendmail, "/nonexistent/sendmail");
+	errno = 0;
 	ck_assert_int_eq(mts_deliver(&o, "mailto:tls@good.test", &r, err,
 				     sizeof(err)), MTS_DELIVER_TEMPFAIL);
+	/* posix_spawn's own error number, not a stale errno ("Success"). */
+	ck_assert_str_eq(err, "cannot start /nonexistent/sendmail: No such "
+			 "file or directory");
 	unsetenv("MTASTS_REPORT_SENDMAIL");
 	unsetenv("MTASTS_TEST_MARK");
 	mts_buf_free(&gz);
@@ -762,6 +901,7 @@ static Suite *report_suite(void)
 {
 	Suite *s = suite_create("report");
 	TCase *agg = tcase_create("aggregate");
+	TCase *huge = tcase_create("huge");
 	TCase *state = tcase_create("state");
 	TCase *deliver = tcase_create("deliver");
 
@@ -775,6 +915,13 @@ static Suite *report_suite(void)
 	tcase_add_test(agg, report_file_name);
 	tcase_add_test(agg, meta_from_environment);
 	suite_add_tcase(s, agg);
+
+	/* Its own time limit: linear aggregation passes in about a second
+	 * (three under ASan), a quadratic one does not. */
+	tcase_add_checked_fixture(huge, setup, teardown);
+	tcase_set_timeout(huge, 20);
+	tcase_add_test(huge, aggregate_hostile_distinct_failures_bounded);
+	suite_add_tcase(s, huge);
 
 	tcase_add_checked_fixture(state, setup, teardown);
 	tcase_add_test(state, state_round_trip);

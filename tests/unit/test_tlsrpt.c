@@ -814,6 +814,93 @@ START_TEST(txt_select_discards_then_counts)
 }
 END_TEST
 
+/* The reader works in 64 KiB chunks: junk far longer than a chunk, a
+ * NUL inside a line, and valid records that straddle chunk boundaries. */
+START_TEST(read_day_across_chunk_boundaries)
+{
+	struct mts_tlsrpt_session s;
+	struct collected c = { 0 };
+	char err[256], path[512], reason[64];
+	size_t records = 0, damaged = 0;
+	static char junk[200 * 1024];
+	FILE *f;
+
+	full_session(&s);
+	file_path(path, sizeof(path), "spool", "2025-01-01");
+	ck_assert_int_eq(mts_tlsrpt_record(report_dir, &s, err, sizeof(err)), 0);
+	f = fopen(path, "a");
+	ck_assert_ptr_nonnull(f);
+	memset(junk, 'j', sizeof(junk) - 1);
+	junk[sizeof(junk) - 1] = '\n';
+	ck_assert_uint_eq(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+	ck_assert_uint_eq(fwrite("T1\t1735732800\0x\n", 1, 16, f), 16);
+	fclose(f);
+	/* 150 records of about 1.2 KiB: some cross the 64 KiB marks. */
+	for (unsigned i = 0; i < 150; i++) {
+		char helo[1100];
+
+		memset(helo, 'a' + (char)(i % 26), sizeof(helo) - 1);
+		helo[sizeof(helo) - 1 - (i % 97)] = '\0';
+		snprintf(reason, sizeof(reason), "writer 0 seq %u", i);
+		s.receiving_helo = helo;
+		s.failure_reason = reason;
+		ck_assert_int_eq(mts_tlsrpt_record(report_dir, &s, err,
+						   sizeof(err)), 0);
+	}
+	ck_assert_int_eq(mts_tlsrpt_read_day(report_dir, "2025-01-01", collect,
+					     &c, &records, &damaged, err,
+					     sizeof(err)), 0);
+	ck_assert_uint_eq(records, 151);
+	ck_assert_uint_eq(damaged, 2);
+	ck_assert_uint_eq(c.count, 151);
+	ck_assert_uint_eq(c.expired, 151);
+}
+END_TEST
+
+/* A policy text still in use has a fresh time stamp (refreshed at most
+ * once a day), so `mtasts report` can prune texts nobody uses. */
+START_TEST(record_refreshes_policy_time_stamp)
+{
+	struct mts_tlsrpt_session s;
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char err[256], path[512], hash[MTS_TLSRPT_HASH_HEX + 1];
+	struct stat st;
+	time_t now = time(NULL);
+
+	full_session(&s);
+	ck_assert_int_eq(mts_tlsrpt_record(report_dir, &s, err, sizeof(err)), 0);
+	{
+		struct mts_tlsrpt_rec rec;
+
+		/* The hash the record names. */
+		file_path(path, sizeof(path), "spool", "2025-01-01");
+		{
+			FILE *f = fopen(path, "r");
+			char buf[MTS_TLSRPT_RECORD_MAX + 2];
+
+			ck_assert_ptr_nonnull(f);
+			ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+			fclose(f);
+			ck_assert_int_eq(mts_tlsrpt_parse(buf, strlen(buf),
+							  &rec), 0);
+		}
+		mts_strlcpy(hash, rec.policy_hash, sizeof(hash));
+		ck_assert_uint_eq(strlen(hash), MTS_TLSRPT_HASH_HEX);
+	}
+	file_path(path, sizeof(path), "policies", hash);
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	ck_assert_int_eq(mts_tlsrpt_record(report_dir, &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_ge(st.st_mtime, now - 5);
+	/* Fresh enough: left alone (no write per session). */
+	old[0].tv_sec = old[1].tv_sec = now - 3600;
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	ck_assert_int_eq(mts_tlsrpt_record(report_dir, &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mtime, now - 3600);
+}
+END_TEST
+
 static Suite *tlsrpt_suite(void)
 {
 	Suite *s = suite_create("tlsrpt");
@@ -841,6 +928,8 @@ static Suite *tlsrpt_suite(void)
 	tcase_add_test(spool, record_writes_day_file_and_policy_once);
 	tcase_add_test(spool, policy_hash_is_sha256_of_text);
 	tcase_add_test(spool, read_day_skips_damaged_lines);
+	tcase_add_test(spool, read_day_across_chunk_boundaries);
+	tcase_add_test(spool, record_refreshes_policy_time_stamp);
 	tcase_add_test(spool, read_day_visit_can_stop);
 	tcase_add_test(spool, record_refuses_unsafe_directory);
 	tcase_add_test(spool, record_refuses_symlinked_spool_file);
