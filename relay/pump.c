@@ -35,6 +35,7 @@
 
 #include <openssl/err.h>
 
+#include "filter.h"
 #include "log.h"
 #include "wait.h"
 
@@ -49,6 +50,10 @@ struct pump {
 	struct relay_pump_stats *st;
 	struct buffer up;	/* application -> server */
 	struct buffer down;	/* server -> application */
+	struct buffer raw_up;	/* with a filter: read from the application */
+	struct buffer raw_down;	/* with a filter: read from the server */
+	struct buffer *app_in;	/* where app_read() puts bytes */
+	struct buffer *srv_in;	/* where srv_read() puts bytes */
 	int app_eof;		/* the application closed its write side */
 	int app_gone;		/* nobody reads the application side any more */
 	int app_shut;		/* we shut our write side towards the app */
@@ -102,6 +107,7 @@ static void app_is_gone(struct pump *s)
 		return;
 	s->app_gone = 1;
 	drop(&s->down);
+	drop(&s->raw_down);
 	mts_log(MTS_LOG_DEBUG, "relay: application end closed");
 }
 
@@ -112,13 +118,14 @@ static int app_read(struct pump *s)
 	size_t space;
 	ssize_t n;
 
-	if (s->app_eof || (space = room(&s->up)) == 0)
+	if (s->app_eof || (space = room(s->app_in)) == 0)
 		return 0;
-	n = recv(s->p->app_fd, s->up.data + s->up.len, space, MSG_DONTWAIT);
+	n = recv(s->p->app_fd, s->app_in->data + s->app_in->len, space,
+		 MSG_DONTWAIT);
 	if (n > 0) {
 		if (s->srv_dead)
 			return 1;	/* nowhere to send it: discarded */
-		s->up.len += (size_t)n;
+		s->app_in->len += (size_t)n;
 		return 1;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -168,6 +175,7 @@ static void server_failed(struct pump *s, const char *what, int fatal)
 	s->srv_dead = 1;
 	s->srv_eof = 1;
 	drop(&s->up);
+	drop(&s->raw_up);
 }
 
 /* What SSL_get_error() wants as poll events; 0 for anything else. */
@@ -225,12 +233,12 @@ static int srv_write(struct pump *s)
 
 static int srv_read_plain(struct pump *s, size_t space)
 {
-	ssize_t n = recv(s->p->tcp_fd, s->down.data + s->down.len, space,
-			 MSG_DONTWAIT);
+	ssize_t n = recv(s->p->tcp_fd, s->srv_in->data + s->srv_in->len,
+			 space, MSG_DONTWAIT);
 
 	if (n > 0) {
 		if (!s->app_gone)
-			s->down.len += (size_t)n;
+			s->srv_in->len += (size_t)n;
 		return 1;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -251,16 +259,16 @@ static int srv_read_tls(struct pump *s)
 	size_t space;
 
 	/* Drain what OpenSSL holds, not just one record. */
-	while (!s->srv_eof && (space = room(&s->down)) > 0) {
+	while (!s->srv_eof && (space = room(s->srv_in)) > 0) {
 		int r, e;
 
 		ERR_clear_error();
-		r = SSL_read(s->p->ssl, s->down.data + s->down.len,
+		r = SSL_read(s->p->ssl, s->srv_in->data + s->srv_in->len,
 			     space > INT32_MAX ? INT32_MAX : (int)space);
 		if (r > 0) {
 			s->rd_want = 0;
 			if (!s->app_gone)
-				s->down.len += (size_t)r;
+				s->srv_in->len += (size_t)r;
 			progress = 1;
 			continue;
 		}
@@ -285,10 +293,10 @@ static int srv_read(struct pump *s)
 {
 	size_t space;
 
-	if (s->srv_eof || room(&s->down) == 0)
+	if (s->srv_eof || room(s->srv_in) == 0)
 		return 0;
 	if (s->p->ssl == NULL) {
-		space = room(&s->down);
+		space = room(s->srv_in);
 		return srv_read_plain(s, space);
 	}
 	if (s->ssl_fatal) {
@@ -298,13 +306,69 @@ static int srv_read(struct pump *s)
 	return srv_read_tls(s);
 }
 
+/* --- the filter (filter.h) --------------------------------------------------- */
+
+/* Room at the end, compacting whenever something was consumed: the
+ * filter moves whole command lines and needs them to fit. */
+static size_t room_compact(struct buffer *b)
+{
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	return sizeof(b->data) - b->len;
+}
+
+static int filter_up(struct pump *s)
+{
+	size_t out = 0, used, space;
+
+	if (s->p->filter == NULL || held(&s->raw_up) == 0)
+		return 0;
+	space = room_compact(&s->up);	/* before taking up.len */
+	used = relay_filter_up(s->p->filter, s->raw_up.data + s->raw_up.off,
+			       held(&s->raw_up), s->up.data + s->up.len,
+			       space, &out);
+	s->up.len += out;
+	taken(&s->raw_up, used);
+	return used > 0 || out > 0;
+}
+
+static int filter_down(struct pump *s)
+{
+	size_t out = 0, used, space;
+
+	if (s->p->filter == NULL)
+		return 0;
+	if (s->app_gone) {
+		drop(&s->raw_down);
+		return 0;
+	}
+	space = room_compact(&s->down);	/* before taking down.len */
+	used = relay_filter_down(s->p->filter,
+				 s->raw_down.data + s->raw_down.off,
+				 held(&s->raw_down), s->down.data + s->down.len,
+				 space, &out);
+	s->down.len += out;
+	taken(&s->raw_down, used);
+	return used > 0 || out > 0;
+}
+
+/* Application bytes that have not reached the up buffer yet and still
+ * could: the final QUIT must not be left behind when it closes. */
+static int up_pending(const struct pump *s)
+{
+	return held(&s->up) > 0 || (held(&s->raw_up) > 0 && !s->srv_eof);
+}
+
 /* --- closing ---------------------------------------------------------------- */
 
 /* The application closed its side and everything it wrote went out:
  * close_notify, then FIN. */
 static int srv_close(struct pump *s)
 {
-	if (s->srv_shut || !s->app_eof || (held(&s->up) > 0 && !s->srv_dead))
+	if (s->srv_shut || !s->app_eof || (up_pending(s) && !s->srv_dead))
 		return 0;
 	if (s->p->ssl != NULL && !s->ssl_fatal && !s->srv_dead) {
 		int r, e;
@@ -329,7 +393,8 @@ static int srv_close(struct pump *s)
  * (or nobody is there to read it). */
 static int app_close(struct pump *s)
 {
-	if (s->app_shut || !s->srv_eof || (held(&s->down) > 0 && !s->app_gone))
+	if (s->app_shut || !s->srv_eof ||
+	    ((held(&s->down) > 0 || held(&s->raw_down) > 0) && !s->app_gone))
 		return 0;
 	shutdown(s->p->app_fd, SHUT_WR);
 	s->app_shut = 1;
@@ -344,8 +409,10 @@ static int round_of_io(struct pump *s)
 	int progress = 0;
 
 	progress |= app_read(s);
+	progress |= filter_up(s);
 	progress |= srv_write(s);
 	progress |= srv_read(s);
+	progress |= filter_down(s);
 	progress |= app_write(s);
 	progress |= srv_close(s);
 	progress |= app_close(s);
@@ -362,7 +429,7 @@ static short app_events(struct pump *s)
 {
 	short ev = 0;
 
-	if (!s->app_eof && room(&s->up) > 0)
+	if (!s->app_eof && room(s->app_in) > 0)
 		ev |= POLLIN;
 	if (!s->app_gone && held(&s->down) > 0)
 		ev |= POLLOUT;
@@ -372,7 +439,7 @@ static short app_events(struct pump *s)
 static short srv_events(struct pump *s)
 {
 	short ev = 0;
-	int want_read = !s->srv_eof && room(&s->down) > 0;
+	int want_read = !s->srv_eof && room(s->srv_in) > 0;
 	int want_write = !s->srv_dead && held(&s->up) > 0;
 
 	if (s->p->ssl == NULL) {
@@ -446,6 +513,8 @@ int relay_pump_run(const struct relay_pump *p, struct relay_pump_stats *st)
 		return -ENOMEM;
 	s->p = p;
 	s->st = st;
+	s->app_in = p->filter != NULL ? &s->raw_up : &s->up;
+	s->srv_in = p->filter != NULL ? &s->raw_down : &s->down;
 	s->idle_ms = p->idle_ms > 0 ? p->idle_ms : RELAY_PUMP_IDLE_MS;
 	s->linger_ms = p->linger_ms > 0 ? p->linger_ms : RELAY_PUMP_LINGER_MS;
 	if (p->prefix_len > 0)

@@ -28,6 +28,13 @@
  *	side; the pump returns when the application closes too, or linger_ms
  *	later.
  *
+ *	With a filter (filter.h), the bytes of each direction are read into
+ *	a raw buffer first and pass through the filter on their way to the
+ *	other side: it may hold a command back, answer it itself, or insert
+ *	a reply. What the filter still holds when the application closes is
+ *	an unfinished command line: it is dropped (a server would never act
+ *	on a line without its end either).
+ *
  *	Nothing waits forever: idle_ms without any byte moving in either
  *	direction ends the session (SMTP's own timeouts are minutes).
  *
@@ -47,10 +54,13 @@
 #define RELAY_PUMP_IDLE_MS (10 * 60 * 1000)
 #define RELAY_PUMP_LINGER_MS 5000
 
+struct relay_filter;
+
 struct relay_pump {
 	int app_fd;
 	int tcp_fd;
 	SSL *ssl;		/* NULL: plaintext */
+	struct relay_filter *filter;	/* NULL: bytes pass unexamined */
 	const char *prefix;	/* sent to the application first */
 	size_t prefix_len;
 	int idle_ms;		/* 0: RELAY_PUMP_IDLE_MS */

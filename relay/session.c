@@ -29,6 +29,7 @@
 
 #include "decide.h"
 #include "engine.h"
+#include "filter.h"
 #include "log.h"
 #include "match.h"
 #include "pump.h"
@@ -405,10 +406,36 @@ static int negotiate(struct session *s)
 
 /* --- the allowed session ----------------------------------------------------- */
 
+/* The per-recipient check's view of the connection (filter.h): what
+ * the negotiation proved, whatever the connect-time verdict made of it. */
+static struct relay_filter *new_filter(struct session *s, SSL *ssl)
+{
+	struct relay_filter_conf c;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = s->cfg;
+	c.domain = s->domain;
+	c.domain_policy = &s->policy;
+	c.mx = s->mx;
+	c.ip = s->h->dest;
+	c.tcp_fd = s->tcp_fd;
+	c.greeting = s->smtp_res.greeting.data;
+	c.greeting_len = s->smtp_res.greeting.len;
+	c.conn.starttls_offered = s->facts.starttls_offered;
+	c.conn.starttls_accepted = s->facts.starttls_accepted;
+	c.conn.tls = ssl != NULL ? s->tls.state : RELAY_TLS_NOT_TRIED;
+	c.conn.chain = s->tls.chain;
+	c.conn.mx = s->mx;
+	c.conn.mx_name = s->mx != NULL ? s->tls.name : RELAY_NAME_UNCHECKED;
+	c.ssl = ssl;
+	return relay_filter_new(&c);
+}
+
 static void relay_bytes(struct session *s)
 {
 	struct relay_pump p;
 	struct relay_pump_stats st;
+	struct relay_filter_stats fs;
 	char q[300];
 	int rc;
 
@@ -418,16 +445,28 @@ static void relay_bytes(struct session *s)
 	p.ssl = s->d.action == RELAY_ALLOW_PLAINTEXT ? NULL : s->ssl;
 	p.prefix = s->smtp_res.greeting.data;
 	p.prefix_len = s->smtp_res.greeting.len;
-	if ((rc = relay_pump_run(&p, &st)) < 0) {
+	/* Fail closed: without the filter no recipient could be checked. */
+	if ((p.filter = new_filter(s, p.ssl)) == NULL) {
+		mts_log(MTS_LOG_ERROR, "relay: out of memory for the filter");
+		return;
+	}
+	rc = relay_pump_run(&p, &st);
+	relay_filter_stats(p.filter, &fs);
+	relay_filter_free(p.filter);
+	if (rc < 0) {
 		mts_log(MTS_LOG_ERROR, "relay: cannot relay: %s", strerror(-rc));
 		return;
 	}
 	mts_log(MTS_LOG_INFO,
 		"session end domain=%s ip=%s port=%u to_server=%llu "
-		"to_app=%llu closed_by=%s",
+		"to_app=%llu closed_by=%s commands=%llu rcpt_allowed=%u "
+		"rcpt_deferred=%u local_replies=%llu max_pipelined=%zu",
 		mts_log_kv_value(s->domain, q, sizeof(q)), s->h->dest,
 		(unsigned)s->h->port, (unsigned long long)st.to_server,
-		(unsigned long long)st.to_app, st.closed_by);
+		(unsigned long long)st.to_app, st.closed_by,
+		(unsigned long long)fs.commands, fs.rcpt_allowed,
+		fs.rcpt_deferred, (unsigned long long)fs.local_replies,
+		fs.max_in_flight);
 }
 
 static void allow(struct session *s)
@@ -465,8 +504,23 @@ static void decide(struct session *s, enum relay_stage stage)
 	}
 }
 
+/* The engine could not use its cache (a directory others may write, an
+ * unsafe file): a fault of this host, not "the domain has no policy".
+ * Falling back would let whoever can write the cache switch enforcement
+ * off; so refuse, the application defers, the log says why. */
+static int cache_unusable(const struct session *s)
+{
+	return s->domain != NULL && s->policy.status == MTS_TEMPFAIL &&
+	       s->policy.failure == MTS_FAIL_CACHE;
+}
+
 static void run(struct session *s)
 {
+	if (cache_unusable(s)) {
+		set_error(s, "%s", s->policy.reason);
+		refuse_failure(s, ECONNREFUSED, "cache-error");
+		return;
+	}
 	decide(s, RELAY_STAGE_BEFORE_CONNECT);
 	if (s->d.action == RELAY_HANDOFF) {
 		handoff(s);

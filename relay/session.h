@@ -29,7 +29,10 @@
  *	 6. Log one decision line, send the verdict (verdict.h). A refusal
  *	    after connecting ends with a polite, bounded QUIT.
  *	 7. Allowed: replay the greeting and relay (pump.h) until both ends
- *	    close.
+ *	    close, through the per-recipient filter (filter.h): each RCPT TO
+ *	    is judged against its own domain's policy with what steps 4-5
+ *	    proved, and deferred (450 4.7.x) when that policy is enforce and
+ *	    not satisfied. docs/RCPT.md.
  *
  *	The decision line (info):
  *	  decision domain= mx= ip= port= policy=enforce|testing|none|no-policy
@@ -38,7 +41,8 @@
  *	    detail=<token>|- tls_version= cipher= cert_names=
  *	    policy_failure=<RFC 8460 policy failure>|- error=<text>|-
  *	detail tokens: those of decide.h, plus connect-failed, smtp-failed,
- *	tls-setup-failed, timeout, shim-gone.
+ *	tls-setup-failed, timeout, shim-gone, cache-error (the engine
+ *	refused its cache directory: refused, never treated as no policy).
  *
  * RETURN VALUE
  *	0 when the session ran its course (allowed, refused or handed off),
