@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "doctor.h"
 
 #ifndef MTS_VERSION
 #define MTS_VERSION "0.1.0"
@@ -26,6 +27,7 @@ static const char usage_main[] =
 "  lint [FILE|-] [--json]             validate a policy file before publishing\n"
 "  cache list|show|flush|refresh      inspect and manage the shared cache\n"
 "  report [--send] [--dry-run] ...    build and send TLSRPT reports (RFC 8460)\n"
+"  doctor COMMAND|PATH [--json]       will libmtasts.so cover this program?\n"
 "  help [COMMAND]                     this text, or a command's own\n"
 "\n"
 "exit status: 0 yes/policy, 1 no/none/invalid, 2 usage or configuration\n"
@@ -46,6 +48,7 @@ static const struct command commands[] = {
 	{ "lint", cmd_lint, cli_usage_lint },
 	{ "cache", cmd_cache, cli_usage_cache },
 	{ "report", cmd_report, cli_usage_report },
+	{ "doctor", cmd_doctor, cli_usage_doctor },
 };
 
 static const struct command *find_command(const char *name)

@@ -4,7 +4,14 @@
  * SYNOPSIS
  *	int connect(int fd, const struct sockaddr *addr, socklen_t len);
  *
+ *	if (mts_connect_wanted(addr, len))
+ *		rc = mts_connect_worker(fd, addr, len);
+ *
  * DESCRIPTION
+ *	The worker is shared by every way of opening a TCP connection that
+ *	the shim sees: connect(), sendto()/sendmsg()/sendmmsg() with
+ *	MSG_FASTOPEN (sendto.c) and syscall(SYS_connect, ...) (syscall.c).
+ *
  *	Fast path: anything but an AF_INET/AF_INET6 address whose port is
  *	in MTASTS_PORTS goes straight to libc (a family and a port compare,
  *	no lock, no system call of ours). So do sockets that are not TCP
@@ -33,6 +40,15 @@
  *	connected, or still be using, the socket it was handed; POSIX leaves
  *	a socket's state unspecified after a failed connect() anyway.
  *
+ *	TCP_FASTOPEN_CONNECT: the relay's leg is a dup of the application's
+ *	socket and shares its options. With that option set, the kernel
+ *	would let the relay's connect() return at once and send no SYN until
+ *	the first write, while the relay first waits for the server's
+ *	greeting. So the option is cleared on the socket before the relay
+ *	gets it, remembered for getsockopt() on the relayed fd, and set
+ *	again on the socket the application keeps after a hand-off or a
+ *	refusal.
+ *
  * BUGS
  *	The calling thread blocks until the verdict, also for a non-blocking
  *	socket.
@@ -44,6 +60,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -54,7 +71,7 @@
 
 #define VERDICT_MARGIN_S 5
 #define RELAY_ARGV_MAX 12
-#define HANDOFF 1			/* worker result: do the real connect */
+#define HANDOFF MTS_CONNECT_PASS	/* worker result: do the real call */
 #define SIN6_LEN_RFC2133 24		/* sockaddr_in6 without scope id */
 
 /* The destination as the application gave it, and as the relay gets it. */
@@ -73,7 +90,7 @@ struct dest {
  * their offset. Linux accepts an IPv6 address without sin6_scope_id
  * (RFC 2133's 24 bytes), so must we: anything the kernel would connect
  * must not slip past. */
-static int wanted(const struct sockaddr *sa, socklen_t len)
+int mts_connect_wanted(const struct sockaddr *sa, socklen_t len)
 {
 	sa_family_t family;
 	uint16_t port;
@@ -211,7 +228,7 @@ static int refusal_errno(int32_t e)
 
 /* Puts a fresh, unconnected socket of the same kind under the
  * application's fd, keeping its O_NONBLOCK and FD_CLOEXEC. Best effort. */
-static void detach(int fd, int family, int fl, int fdfl)
+static void detach(int fd, int family, int fl, int fdfl, int tfo)
 {
 	int type = SOCK_STREAM | SOCK_CLOEXEC;
 	int s;
@@ -221,6 +238,9 @@ static void detach(int fd, int family, int fl, int fdfl)
 	s = socket(family, type, IPPROTO_TCP);
 	if (s < 0)
 		return;
+	if (tfo)
+		mts_real.setsockopt(s, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &tfo,
+				    sizeof(tfo));
 	mts_real.dup3(s, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
 	mts_real.close(s);
 }
@@ -252,8 +272,8 @@ static void conn_from(struct mts_conn *c, const struct dest *d,
 }
 
 /* RELAY: the pair end takes the application's fd. 0 or -errno. */
-static int install(int fd, int pair, int fl, int fdfl, const struct dest *d,
-		   const struct mts_verdict *v)
+static int install(int fd, int pair, int fl, int fdfl, int tfo,
+		   const struct dest *d, const struct mts_verdict *v)
 {
 	struct mts_conn c;
 	struct stat st;
@@ -271,6 +291,12 @@ static int install(int fd, int pair, int fl, int fdfl, const struct dest *d,
 	if (fstat(fd, &st) < 0)
 		return -ECONNREFUSED;
 	conn_from(&c, d, v, &st);
+	if (tfo) {
+		c.opt[0].level = IPPROTO_TCP;
+		c.opt[0].name = TCP_FASTOPEN_CONNECT;
+		c.opt[0].value = 1;
+		c.nopt = 1;
+	}
 	if ((rc = mts_fd_insert(fd, &c)) < 0)
 		mts_log("fd %d: cannot record relayed connection: %s", fd,
 			strerror(-rc));
@@ -299,6 +325,21 @@ static void relay_argv(char **argv, const struct dest *d, const char *port,
 	argv[n] = NULL;
 }
 
+/* Clears TCP_FASTOPEN_CONNECT on the socket (see DESCRIPTION); returns
+ * whether it was set. */
+static int take_tfo_connect(int fd)
+{
+	int v = 0, off = 0;
+	socklen_t l = sizeof(v);
+
+	if (mts_real.getsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &v,
+				&l) < 0 || v == 0)
+		return 0;
+	mts_real.setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &off,
+			    sizeof(off));
+	return 1;
+}
+
 /* The intercepted connect(). 0 (relayed), HANDOFF, or -errno. */
 static int relay_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
@@ -306,7 +347,7 @@ static int relay_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	char *argv[RELAY_ARGV_MAX];
 	struct mts_verdict v;
 	struct dest d;
-	int sv[2] = { -1, -1 }, tcp = -1, fl, fdfl, rc;
+	int sv[2] = { -1, -1 }, tcp = -1, fl, fdfl, rc, tfo = 0;
 
 	dest_from(sa, len, &d);
 	if (d.text[0] == '\0')
@@ -329,6 +370,7 @@ static int relay_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		rc = -ECONNREFUSED;
 		goto out;
 	}
+	tfo = take_tfo_connect(fd);
 	rc = mts_spawn_relay(mts_cfg.relay, argv, tcp, sv[1]);
 	mts_real.close(tcp);
 	mts_real.close(sv[1]);
@@ -338,26 +380,26 @@ static int relay_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		mts_log("connect %s:%s: cannot run %s: %s", d.text, port,
 			mts_cfg.relay, strerror(-rc));
 		rc = -ECONNREFUSED;
-		goto out;
+		goto out_restore;
 	}
 	if ((rc = read_verdict(sv[0], &v)) < 0) {
 		mts_log("connect %s:%s: %s from relay, failing closed",
 			d.text, port, rc == -ETIMEDOUT ? "no verdict in time" :
 			"no valid verdict");
-		detach(fd, d.family, fl, fdfl);
+		detach(fd, d.family, fl, fdfl, tfo);
 		goto out;
 	}
 	switch (v.action) {
 	case MTS_VERDICT_RELAY:
-		if ((rc = install(fd, sv[0], fl, fdfl, &d, &v)) < 0)
-			detach(fd, d.family, fl, fdfl);
+		if ((rc = install(fd, sv[0], fl, fdfl, tfo, &d, &v)) < 0)
+			detach(fd, d.family, fl, fdfl, tfo);
 		mts_log("connect %s:%s mx=%s domain=%s: %s", d.text, port,
 			mx[0] ? mx : "-", domain[0] ? domain : "-",
 			rc == 0 ? "relayed" : "relay failed");
 		break;
 	case MTS_VERDICT_REFUSE:
 		rc = -refusal_errno(v.error);
-		detach(fd, d.family, fl, fdfl);
+		detach(fd, d.family, fl, fdfl, tfo);
 		mts_log("connect %s:%s mx=%s domain=%s: refused: %s", d.text,
 			port, mx[0] ? mx : "-", domain[0] ? domain : "-",
 			strerror(-rc));
@@ -369,8 +411,14 @@ static int relay_connect(int fd, const struct sockaddr *sa, socklen_t len)
 			mts_real.fcntl(fd, F_SETFL, fl);
 		rc = HANDOFF;
 		mts_log("connect %s:%s: handed back", d.text, port);
-		break;
+		goto out_restore;
 	}
+	goto out;
+out_restore:
+	/* The application's own socket stays: with its own options. */
+	if (tfo)
+		mts_real.setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &tfo,
+				    sizeof(tfo));
 out:
 	if (tcp >= 0)
 		mts_real.close(tcp);
@@ -389,46 +437,59 @@ static int d_family(const struct sockaddr *sa)
 	return family;
 }
 
-/* Slow path: the port is ours; is the socket a TCP stream socket of the
- * address's family that we may hand over? */
-static int intercept(int fd, const struct sockaddr *sa, socklen_t len)
+/* A socket that is connected or connecting (a handed-back non-blocking
+ * connect() asked again) is the kernel's business: the real call says
+ * EISCONN, EALREADY or how it ended, and the relay must never get a
+ * socket it cannot connect. */
+static int connected(int fd)
+{
+	struct tcp_info info;
+	socklen_t l = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (mts_real.getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &l) < 0)
+		return 0;
+	return info.tcpi_state != TCP_CLOSE;
+}
+
+/* The port is ours; is the socket a TCP stream socket of the address's
+ * family that we may hand over? 0 (relayed), MTS_CONNECT_PASS or -errno;
+ * errno is kept. */
+int mts_connect_worker(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	int saved = errno, rc;
 	struct mts_conn c;
 
-	if (mts_fd_live() && mts_fd_get(fd, &c)) {
-		errno = EISCONN;	/* already relayed */
-		return -1;
-	}
+	if (mts_fd_live() && mts_fd_get(fd, &c))
+		return -EISCONN;	/* already relayed */
 	if (sockopt_int(fd, SO_TYPE) != SOCK_STREAM ||
 	    sockopt_int(fd, SO_PROTOCOL) != IPPROTO_TCP ||
-	    sockopt_int(fd, SO_DOMAIN) != d_family(sa)) {
-		errno = saved;
-		return mts_real.connect(fd, sa, len);
-	}
-	rc = relay_connect(fd, sa, len);
-	if (rc == HANDOFF) {
-		errno = saved;
-		return mts_real.connect(fd, sa, len);
-	}
-	if (rc < 0) {
-		errno = -rc;
-		return -1;
-	}
+	    sockopt_int(fd, SO_DOMAIN) != d_family(sa) || connected(fd))
+		rc = MTS_CONNECT_PASS;
+	else
+		rc = relay_connect(fd, sa, len);
 	errno = saved;
-	return 0;
+	return rc;
 }
 
 MTS_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
 	const struct sockaddr *sa = addr.__sockaddr__;
+	int rc;
 
 	mts_init();
 	if (mts_real.connect == NULL) {
 		errno = ENOSYS;
 		return -1;
 	}
-	if (mts_in_shim || !wanted(sa, len))
+	if (mts_in_shim || !mts_connect_wanted(sa, len))
 		return mts_real.connect(fd, sa, len);
-	return intercept(fd, sa, len);
+	rc = mts_connect_worker(fd, sa, len);
+	if (rc == MTS_CONNECT_PASS)
+		return mts_real.connect(fd, sa, len);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
 }

@@ -16,7 +16,9 @@
  *	library.
  *
  *	In the relay itself (a process exec'd with the relay path) nothing is
- *	intercepted: it inherits LD_PRELOAD with the rest of the environment.
+ *	intercepted. spawn.c takes libmtasts.so out of the relay's LD_PRELOAD;
+ *	this check stays as a second guard (the relay may be run by hand, or
+ *	the library be preloaded some other way, e.g. /etc/ld.so.preload).
  *
  *	In a secure-execution process (getauxval(AT_SECURE): set-user-ID,
  *	file capabilities...) the environment is ignored: port 25, the
@@ -29,6 +31,7 @@
  *	MTASTS_DOMAIN   recipient domain passed to the relay, overriding the
  *	                one learnt from MX look-ups
  *	MTASTS_LOG      "stderr", "syslog" or an absolute file name
+ *	MTASTS_ALLOW_IO_URING  "1": let io_uring_setup() through (uring.c)
  */
 #include "shim.h"
 
@@ -76,6 +79,12 @@ void *mts_real_resolver(const char *name)
 
 static void bind_symbols(void)
 {
+	long (*real_syscall)(long, ...);
+
+	/* First, and published atomically: syscall.c passes other numbers
+	 * through without waiting for the rest of the initialisation. */
+	*(void **)&real_syscall = dlsym(RTLD_NEXT, "syscall");
+	__atomic_store_n(&mts_real.syscall, real_syscall, __ATOMIC_RELEASE);
 	BIND(connect, "connect");
 	BIND(close, "close");
 	BIND(dup, "dup");
@@ -100,6 +109,16 @@ static void bind_symbols(void)
 	*(void **)&mts_real.res_nsearch = mts_real_resolver("res_nsearch");
 	*(void **)&mts_real.res_send = mts_real_resolver("res_send");
 	*(void **)&mts_real.res_nsend = mts_real_resolver("res_nsend");
+	BIND(sendto, "sendto");
+	BIND(sendmsg, "sendmsg");
+	BIND(sendmmsg, "sendmmsg");
+	BIND(execve, "execve");
+	BIND(execv, "execv");
+	BIND(execvp, "execvp");
+	BIND(execvpe, "execvpe");
+	BIND(fexecve, "fexecve");
+	BIND(posix_spawn, "posix_spawn");
+	BIND(posix_spawnp, "posix_spawnp");
 }
 
 static void set_port(uint16_t port)
@@ -190,10 +209,14 @@ static void read_config(void)
 		mts_scopy(mts_cfg.relay, v, sizeof(mts_cfg.relay));
 	if (is_the_relay())
 		return;		/* no port intercepted */
+	mts_cfg.active = 1;
 	if (mts_cfg.secure) {
 		set_port(25);
 		return;
 	}
+	if ((v = getenv("MTASTS_ALLOW_IO_URING")) != NULL &&
+	    strcmp(v, "1") == 0)
+		mts_cfg.allow_io_uring = 1;
 	if ((v = getenv("MTASTS_PORTS")) == NULL || parse_ports(v) == 0)
 		set_port(25);
 	if ((v = getenv("MTASTS_TIMEOUT")) != NULL)

@@ -2,7 +2,7 @@
  * relay_proto.h - the contract between libmtasts.so and mtasts-relay
  *
  * DESCRIPTION
- *	For each intercepted connect(fd, dest) the shim starts one relay
+ *	For each intercepted connect(fd, dest) (or MSG_FASTOPEN send) the shim starts one relay
  *	process (never a child the host can see: see shim/spawn.c) with
  *
  *	  fd MTS_RELAY_TCP_FD  a dup of the application's own, unconnected
@@ -18,7 +18,8 @@
  *	                       are passed as IPv4), HOST the MX host name the
  *	                       shim learnt from the process's look-ups, DOMAIN
  *	                       the recipient domain (MTASTS_DOMAIN, or learnt);
- *	  environment          the host's, unchanged (MTASTS_* configure it).
+ *	  environment          the host's (MTASTS_* configure it), with
+ *	                       libmtasts.so taken out of LD_PRELOAD.
  *
  *	The relay decides, then writes exactly one struct mts_verdict on
  *	MTS_RELAY_APP_FD, before any SMTP byte:

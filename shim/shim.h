@@ -10,6 +10,10 @@
  *
  *	init.c      the real libc symbols (bound once), the configuration,
  *	            the per-thread re-entrancy guard, the fork handlers;
+ *	connect.c   the worker every connection-opening hook shares
+ *	            (connect, sendto.c's MSG_FASTOPEN, syscall.c);
+ *	uring.c     io_uring refused where the shim enforces;
+ *	exec.c      the warning before exec of a set-ID program;
  *	log.c       the opt-in one-line-per-event logger (MTASTS_LOG);
  *	fdtable.c   which fds are relayed connections, and what they emulate;
  *	names.c     what the process's own DNS look-ups taught us;
@@ -31,6 +35,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <spawn.h>
 
 #ifndef __USE_GNU
 #error "the shim is built with -D_GNU_SOURCE (transparent sockaddr unions)"
@@ -77,6 +82,24 @@ struct mts_real {
 	mts_res_nquery_fn res_nquery, res_nsearch;
 	mts_res_send_fn res_send;
 	mts_res_nsend_fn res_nsend;
+	ssize_t (*sendto)(int, const void *, size_t, int,
+			  const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	long (*syscall)(long, ...);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execv)(const char *, char *const[]);
+	int (*execvp)(const char *, char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*posix_spawn)(pid_t *, const char *,
+			   const posix_spawn_file_actions_t *,
+			   const posix_spawnattr_t *, char *const[],
+			   char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *,
+			    const posix_spawn_file_actions_t *,
+			    const posix_spawnattr_t *, char *const[],
+			    char *const[]);
 };
 
 extern struct mts_real mts_real;
@@ -119,6 +142,8 @@ struct mts_config {
 	enum mts_log_sink log;		/* MTASTS_LOG */
 	char log_path[PATH_MAX];
 	int secure;			/* AT_SECURE: environment ignored */
+	int active;			/* some port intercepted (not the relay) */
+	int allow_io_uring;		/* MTASTS_ALLOW_IO_URING=1 */
 };
 
 extern struct mts_config mts_cfg;
@@ -192,6 +217,25 @@ int mts_names_lookup(int family, const void *addr, char *host,
 void mts_names_atfork_prepare(void);
 void mts_names_atfork_parent(void);
 void mts_names_atfork_child(void);
+
+/* ---- the connection worker (connect.c) -------------------------------- */
+
+#define MTS_CONNECT_PASS 1	/* not ours, or handed back: do the real call */
+
+/* Is (sa, len) an AF_INET/AF_INET6 address with an intercepted port?
+ * Cheap: no lock, no system call. */
+int mts_connect_wanted(const struct sockaddr *sa, socklen_t len);
+/* Opens the connection of fd to sa through the relay, as connect() does.
+ * Returns 0 (relayed: fd is now the pair end), MTS_CONNECT_PASS (the
+ * caller performs the real call, unchanged) or -errno (refused or failed
+ * closed). errno is kept. */
+int mts_connect_worker(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* ---- bypasses seen coming (uring.c, exec.c) ------------------------- */
+
+/* Non-zero (after one log line naming call) when creating an io_uring
+ * must fail: the shim enforces and MTASTS_ALLOW_IO_URING is not 1. */
+int mts_uring_refused(const char *call);
 
 /* ---- relay process (spawn.c) ----------------------------------------- */
 

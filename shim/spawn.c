@@ -16,6 +16,13 @@
  *	  middle exits as soon as the relay has exec'd; the relay, orphaned,
  *	  is adopted by init.
  *
+ *	The relay gets the host's environment with this library taken out
+ *	of LD_PRELOAD (other entries, e.g. a sanitizer runtime, stay; an
+ *	LD_PRELOAD left empty is dropped): the relay must never run with
+ *	the shim loaded, whose connect() would start another relay. The
+ *	vector is built before the clone, in an anonymous mapping (no
+ *	malloc: the host may be anywhere in its allocator).
+ *
  *	A child whose exit signal is 0 is a "clone child": waitpid() without
  *	__WCLONE or __WALL does not see it and its exit raises no SIGCHLD,
  *	so the host's handler and loops never notice the middle process. The
@@ -37,6 +44,7 @@
 #include "shim.h"
 #include "relay_proto.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -68,13 +76,13 @@ static void close_the_rest(void)
 	struct rlimit rl;
 	long max;
 
-	if (syscall(SYS_close_range, FIRST_FREE_FD, ~0U, 0) == 0)
+	if (mts_real.syscall(SYS_close_range, FIRST_FREE_FD, ~0U, 0) == 0)
 		return;
 	max = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 	      rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < CLOSE_LOOP_MAX ?
 		      (long)rl.rlim_cur : CLOSE_LOOP_MAX;
 	for (long fd = FIRST_FREE_FD; fd < max; fd++)
-		syscall(SYS_close, fd);
+		mts_real.syscall(SYS_close, fd);
 }
 
 /* The relay side: shares our memory until execve(). */
@@ -137,9 +145,134 @@ static int above_low_fds(int fd, int *owned)
 	return hi;
 }
 
+/* ---- the relay's environment ---------------------------------------- */
+
+#define PRELOAD_VAR "LD_PRELOAD="
+#define PRELOAD_VAR_LEN (sizeof(PRELOAD_VAR) - 1)
+
+struct relay_env {
+	char **envp;		/* in the mapping, or environ itself */
+	void *map;
+	size_t map_len;
+};
+
+static int preload_sep(char c)
+{
+	return c == ' ' || c == ':' || c == '\t';
+}
+
+/* The file name part of this library's path, as the loader found it. */
+static const char *self_name(size_t *len)
+{
+	static char dummy;
+	Dl_info info;
+	const char *slash;
+
+	if (dladdr((void *)&dummy, &info) == 0 || info.dli_fname == NULL ||
+	    info.dli_fname[0] == '\0')
+		return NULL;
+	slash = strrchr(info.dli_fname, '/');
+	slash = slash != NULL ? slash + 1 : info.dli_fname;
+	*len = strlen(slash);
+	return *len > 0 ? slash : NULL;
+}
+
+/* Is the LD_PRELOAD entry [e, e+n) this library (same file name)? */
+static int is_self(const char *e, size_t n, const char *self, size_t slen)
+{
+	const char *base = e;
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i] == '/')
+			base = e + i + 1;
+	return (size_t)(e + n - base) == slen && memcmp(base, self, slen) == 0;
+}
+
+/* Appends value's entries but ours to out ("LD_PRELOAD=" already there);
+ * returns the length written after the name. */
+static size_t filter_preload(char *out, const char *value, const char *self,
+			     size_t slen)
+{
+	size_t w = 0;
+	const char *p = value;
+
+	while (*p != '\0') {
+		size_t n = 0;
+
+		while (preload_sep(*p))
+			p++;
+		while (p[n] != '\0' && !preload_sep(p[n]))
+			n++;
+		if (n > 0 && !is_self(p, n, self, slen)) {
+			if (w > 0)
+				out[w++] = ':';
+			memcpy(out + w, p, n);
+			w += n;
+		}
+		p += n;
+	}
+	out[w] = '\0';
+	return w;
+}
+
+/* Builds env->envp: environ without this library in LD_PRELOAD. Falls
+ * back to environ unchanged only when there is nothing to take out.
+ * 0 or -errno. */
+static int relay_env_build(struct relay_env *env)
+{
+	size_t n = 0, preload_len = 0, slen = 0, need, w = 0;
+	const char *self = self_name(&slen), *preload = NULL;
+	char **out, *text;
+
+	memset(env, 0, sizeof(*env));
+	env->envp = environ;
+	if (environ == NULL)
+		return 0;
+	for (n = 0; environ[n] != NULL; n++)
+		if (strncmp(environ[n], PRELOAD_VAR, PRELOAD_VAR_LEN) == 0) {
+			preload = environ[n] + PRELOAD_VAR_LEN;
+			preload_len = strlen(environ[n]);
+		}
+	if (preload == NULL || self == NULL)
+		return 0;
+	if (n > SIZE_MAX / sizeof(char *) - 1 ||
+	    preload_len > SIZE_MAX - (n + 1) * sizeof(char *) - 1)
+		return -E2BIG;
+	need = (n + 1) * sizeof(char *) + preload_len + 1;
+	env->map = mmap(NULL, need, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (env->map == MAP_FAILED) {
+		env->map = NULL;
+		return -errno;
+	}
+	env->map_len = need;
+	out = env->map;
+	text = (char *)(out + n + 1);
+	memcpy(text, PRELOAD_VAR, PRELOAD_VAR_LEN);
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(environ[i], PRELOAD_VAR, PRELOAD_VAR_LEN) != 0)
+			out[w++] = environ[i];
+		else if (environ[i] + PRELOAD_VAR_LEN == preload &&
+			 filter_preload(text + PRELOAD_VAR_LEN, preload, self,
+					slen) > 0)
+			out[w++] = text;
+	}
+	out[w] = NULL;
+	env->envp = out;
+	return 0;
+}
+
+static void relay_env_free(struct relay_env *env)
+{
+	if (env->map != NULL)
+		munmap(env->map, env->map_len);
+	env->map = NULL;
+}
+
 int mts_spawn_relay(const char *path, char *const argv[], int tcp_fd,
 		    int app_fd)
 {
+	struct relay_env env;
 	struct spawn_ctx ctx;
 	int devnull = -1, own_tcp = 0, own_app = 0, own_null = 0;
 	sigset_t all, old;
@@ -150,8 +283,10 @@ int mts_spawn_relay(const char *path, char *const argv[], int tcp_fd,
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.path = path;
 	ctx.argv = argv;
-	ctx.envp = environ;
 	ctx.tcp = ctx.app = ctx.devnull = -1;
+	if ((rc = relay_env_build(&env)) < 0)
+		return rc;
+	ctx.envp = env.envp;
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (devnull < 0 ||
 	    (ctx.devnull = above_low_fds(devnull, &own_null)) < 0 ||
@@ -182,6 +317,7 @@ int mts_spawn_relay(const char *path, char *const argv[], int tcp_fd,
 	if (ctx.err != 0)
 		rc = -ctx.err;
 out:
+	relay_env_free(&env);
 	if (stacks != MAP_FAILED)
 		munmap(stacks, 2 * SPAWN_STACK);
 	if (own_null)

@@ -30,8 +30,10 @@
  *	relay found about its environment as the contract requires it:
  *	"fds=ok" (0-2 /dev/null, 3 a TCP socket, 4 an AF_UNIX stream
  *	socket, nothing else open), "sid=ok" (own session), "sigmask=ok"
- *	(nothing blocked). Tests grep these lines; the file existing at all
- *	says the relay ran.
+ *	(nothing blocked), "preload=none|clean|shim" (LD_PRELOAD absent,
+ *	without libmtasts.so, or still naming it: the shim must take itself
+ *	out; ld_preload= its value). Tests grep these lines; the file existing at all says the
+ *	relay ran.
  */
 #include "../../shim/relay_proto.h"
 
@@ -122,7 +124,7 @@ static void check_fds(char *out, size_t size)
 
 static void log_run(int argc, char **argv, const char *mode)
 {
-	const char *path = getenv("FAKE_RELAY_LOG");
+	const char *path = getenv("FAKE_RELAY_LOG"), *preload;
 	char fds[512], line[2048];
 	sigset_t mask;
 	int n, fd, blocked = 0;
@@ -134,9 +136,13 @@ static void log_run(int argc, char **argv, const char *mode)
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(&mask, s) == 1)
 			blocked++;
+	preload = getenv("LD_PRELOAD");
 	n = snprintf(line, sizeof(line), "mode=%s fds=%s sid=%s sigmask=%s "
-		     "pid=%ld argv=", mode, fds, getsid(0) == getpid() ? "ok" :
-		     "bad", blocked ? "bad" : "ok", (long)getpid());
+		     "preload=%s ld_preload=%s pid=%ld argv=", mode, fds,
+		     getsid(0) == getpid() ? "ok" : "bad", blocked ? "bad" : "ok",
+		     preload == NULL ? "none" :
+		     strstr(preload, "libmtasts") != NULL ? "shim" : "clean",
+		     preload == NULL ? "-" : preload, (long)getpid());
 	for (int i = 0; i < argc && n > 0 && (size_t)n < sizeof(line); i++)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s",
 			      i ? " " : "", argv[i]);

@@ -55,8 +55,8 @@ relay_runs() {
 relay_reset() { rm -f "$RELAY_LOG"; }
 
 # relay_env_ok: every relay run found the environment the contract
-# promises (fds 0-4 only, own session, no blocked signal) and none was a
-# recursion.
+# promises (fds 0-4 only, own session, no blocked signal, no libmtasts.so
+# in LD_PRELOAD) and none was a recursion.
 relay_env_ok() {
 	[ -e "$RELAY_LOG" ] || fail "the relay never ran"
 	if grep -v 'fds=ok sid=ok sigmask=ok ' "$RELAY_LOG" >&2; then
@@ -64,6 +64,9 @@ relay_env_ok() {
 	fi
 	if grep 'mode=recursion' "$RELAY_LOG" >&2; then
 		fail "the shim intercepted the relay's own connect()"
+	fi
+	if grep 'preload=shim' "$RELAY_LOG" >&2; then
+		fail "a relay ran with libmtasts.so in LD_PRELOAD"
 	fi
 }
 

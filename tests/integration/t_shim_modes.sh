@@ -64,6 +64,17 @@ assert_eq "$(tail -n 2 "$RELAY_LOG" | grep -c -- "--dest ::1 --port 25")" 2 "rel
 assert_eq "$(grep -l 'shim test modes-v6' "$TEST_TMP"/sink/msg.* | wc -l)" 2 "IPv6 messages"
 relay_env_ok
 
+# The relay runs without libmtasts.so preloaded; the host's other
+# LD_PRELOAD entries (here libm and libdl, by name) reach it unchanged.
+# (A sanitizer runtime must come first, and stays.)
+relay_reset
+want=libm.so.6:libdl.so.2
+[ -z "$SHIM_SAN" ] || want="${SHIM_PRELOAD%% *}:$want"
+assert_exit 0 env LD_PRELOAD="$SHIM_PRELOAD libm.so.6:libdl.so.2" \
+	"$HELPERS/shim_client" -i preload blocking $MX 25
+assert_contains "$(cat "$RELAY_LOG")" "preload=clean ld_preload=$want pid=" "relay environment"
+relay_env_ok
+
 # No relay is left running once the sessions are over (the receivers
 # close after QUIT; allow for a loaded machine).
 for ((i = 0; i < 400; i++)); do
