@@ -11,9 +11,9 @@
  *	nothing depends on the constructor: every hook calls mts_init(), which
  *	does the work exactly once under pthread_once. The work is cheap and
  *	does no I/O: dlsym(RTLD_NEXT) for each hooked call, getenv() for the
- *	configuration, pthread_atfork() for the table locks. Loading the
- *	library therefore reads no file, starts no thread and loads no other
- *	library.
+ *	configuration. The constructor only registers pthread_atfork()
+ *	handlers for the table locks. Loading the library therefore reads no
+ *	file, starts no thread and loads no other library.
  *
  *	In the relay itself (a process exec'd with the relay path) nothing is
  *	intercepted. spawn.c takes libmtasts.so out of the relay's LD_PRELOAD;
@@ -199,7 +199,9 @@ static void read_config(void)
 {
 	const char *v;
 
-	memset(&mts_cfg, 0, sizeof(mts_cfg));
+	/* mts_cfg is zero at load and this runs once: no memset, which
+	 * would fault in its pages (the port bitmap alone is 8 KiB) in every
+	 * process, even one that never connects anywhere. */
 	mts_cfg.timeout = MTS_TIMEOUT_DEFAULT;
 	mts_cfg.log = MTS_LOG_NONE;
 	mts_cfg.secure = getauxval(AT_SECURE) != 0;
@@ -264,7 +266,6 @@ static void init_once(void)
 {
 	bind_symbols();
 	read_config();
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 void mts_init(void)
@@ -272,9 +273,14 @@ void mts_init(void)
 	pthread_once(&mts_once, init_once);
 }
 
-/* Early, so that our fork handlers are registered before the host's
- * (prepare handlers run in reverse order: ours then run last). */
+/* The constructor only registers the fork handlers, early, so that they
+ * come before the host's (prepare handlers run in reverse order: ours
+ * then run last); the handlers need nothing but the tables' static
+ * locks. Binding and configuration wait for the first hook: a process
+ * that never calls one (most short-lived programs: libc's own calls do
+ * not go through our symbols) pays for the library's mapping only
+ * (docs/PERFORMANCE.md). */
 __attribute__((constructor)) static void mts_constructor(void)
 {
-	mts_init();
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
