@@ -28,6 +28,7 @@ int cmd_lint(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* Loads the configuration and starts logging; prints the problem and
  * returns -1 on a bad environment. */
@@ -42,7 +43,7 @@ void cli_print_result(FILE *f, const char *domain,
 
 /* Usage texts, printed by --help and on errors. */
 extern const char cli_usage_policy[], cli_usage_lint[], cli_usage_check[],
-	cli_usage_cache[], cli_usage_report[];
+	cli_usage_cache[], cli_usage_report[], cli_usage_doctor[];
 int cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

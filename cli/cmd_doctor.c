@@ -41,7 +41,6 @@
 
 #include "buf.h"
 #include "cli.h"
-#include "doctor.h"
 
 const char cli_usage_doctor[] =
 "usage: mtasts doctor [--json] COMMAND|PATH\n"

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "doctor.h"
 
 #ifndef MTS_VERSION
 #define MTS_VERSION "0.1.0"
