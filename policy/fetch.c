@@ -48,10 +48,24 @@
  *	directory is our own problem, not the domain's: MTS_FETCH_ERROR.
  *
  *	The body is never logged.
+ *
+ *	Loading. libcurl is not linked: it is opened with dlopen("libcurl.so.4")
+ *	the first time a fetch is really needed (pthread_once), and the nine
+ *	functions used here are looked up with dlsym into the table `libcurl`.
+ *	Why: mtasts-relay starts once per intercepted connection and, with a
+ *	warm cache, never fetches; linking Debian's libcurl made every relay
+ *	map and relocate about 30 more shared libraries (GnuTLS, nghttp2,
+ *	libssh2, LDAP, Kerberos...) at exec, about 10 million instructions,
+ *	a third of its start-up (docs/PERFORMANCE.md). libcurl's own libssl
+ *	and libcrypto are the ones the relay already has mapped (same
+ *	sonames), which the SSL_CTX callback below relies on as before. A
+ *	missing or incomplete libcurl makes every fetch fail (MTS_FETCH_ERROR,
+ *	"libcurl: ..."), closed, like any other fetch failure.
  */
 #include "fetch.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -82,12 +96,82 @@ struct fetch_sink {
 	int no_memory;
 };
 
+#define CURL_SONAME "libcurl.so.4"
+
+/* The libcurl functions this file calls, bound at the first fetch. The
+ * variadic ones keep their prototypes: callers pass long, pointer and
+ * curl_off_t arguments exactly as libcurl reads them. */
+static struct {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+	CURLcode (*easy_perform)(CURL *h);
+	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+	void (*easy_cleanup)(CURL *h);
+	const char *(*easy_strerror)(CURLcode rc);
+	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+	void (*slist_free_all)(struct curl_slist *l);
+} libcurl;
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_status = CURLE_FAILED_INIT;
+static char curl_load_error[200];	/* set when libcurl is unusable */
+
+/* dlsym() returns void *; copying its bits into the function pointer is
+ * the conversion POSIX guarantees to work. Returns 0 or -1. */
+static int bind_curl(void *lib, const char *name, void *fnp, size_t fnsize)
+{
+	void *p = dlsym(lib, name);
+
+	if (p == NULL || fnsize != sizeof(p)) {
+		snprintf(curl_load_error, sizeof(curl_load_error),
+			 "%s has no %s", CURL_SONAME, name);
+		return -1;
+	}
+	memcpy(fnp, &p, sizeof(p));
+	return 0;
+}
+
+#define BIND_CURL(lib, field, name) \
+	bind_curl((lib), (name), &libcurl.field, sizeof(libcurl.field))
+
+/* Opens libcurl and binds the table; 0, or -1 with curl_load_error set.
+ * The library stays loaded for the life of the process. */
+static int load_curl(void)
+{
+	const char *why;
+	void *lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL) {
+		why = dlerror();
+		snprintf(curl_load_error, sizeof(curl_load_error),
+			 "cannot load %s: %s", CURL_SONAME,
+			 why != NULL ? why : "unknown error");
+		return -1;
+	}
+	if (BIND_CURL(lib, global_init, "curl_global_init") < 0 ||
+	    BIND_CURL(lib, easy_init, "curl_easy_init") < 0 ||
+	    BIND_CURL(lib, easy_setopt, "curl_easy_setopt") < 0 ||
+	    BIND_CURL(lib, easy_perform, "curl_easy_perform") < 0 ||
+	    BIND_CURL(lib, easy_getinfo, "curl_easy_getinfo") < 0 ||
+	    BIND_CURL(lib, easy_cleanup, "curl_easy_cleanup") < 0 ||
+	    BIND_CURL(lib, easy_strerror, "curl_easy_strerror") < 0 ||
+	    BIND_CURL(lib, slist_append, "curl_slist_append") < 0 ||
+	    BIND_CURL(lib, slist_free_all, "curl_slist_free_all") < 0)
+		return -1;	/* lib stays open: harmless, and never retried */
+	return 0;
+}
 
 static void curl_init_once(void)
 {
-	curl_init_status = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (load_curl() < 0) {
+		mts_log(MTS_LOG_ERROR, "fetch: libcurl: %s", curl_load_error);
+		return;
+	}
+	curl_init_status = libcurl.global_init(CURL_GLOBAL_DEFAULT);
+	if (curl_init_status != CURLE_OK)
+		snprintf(curl_load_error, sizeof(curl_load_error), "%s",
+			 libcurl.easy_strerror(curl_init_status));
 }
 
 void mts_fetch_global_init(void)
@@ -152,7 +236,7 @@ static int resolve_entry(const char *host, const struct mts_strlist *addrs,
 
 #define SETOPT(h, opt, val) \
 	do { \
-		CURLcode setopt_rc_ = curl_easy_setopt((h), (opt), (val)); \
+		CURLcode setopt_rc_ = libcurl.easy_setopt((h), (opt), (val)); \
 		if (setopt_rc_ != CURLE_OK) { \
 			*failed = #opt; \
 			return setopt_rc_; \
@@ -223,12 +307,12 @@ static enum mts_fetch_status transfer_failure(CURL *h, CURLcode rc,
 					      const char *errbuf, char *err,
 					      size_t errlen)
 {
-	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	const char *detail = errbuf[0] ? errbuf : libcurl.easy_strerror(rc);
 	long verify = X509_V_OK;
 
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
-		if (curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify) ==
+		if (libcurl.easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify) ==
 		    CURLE_OK && verify != X509_V_OK)
 			snprintf(err, errlen, "certificate: %s",
 				 X509_verify_cert_error_string(verify));
@@ -271,7 +355,7 @@ static enum mts_fetch_status check_response(CURL *h, CURLcode rc,
 		}
 		return transfer_failure(h, rc, errbuf, err, errlen);
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	libcurl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 300 && status < 400) {
 		snprintf(err, errlen, "redirect (%ld) not followed", status);
 		return MTS_FETCH_ERROR;
@@ -285,7 +369,7 @@ static enum mts_fetch_status check_response(CURL *h, CURLcode rc,
 			 MTS_POLICY_MAX_BYTES);
 		return MTS_FETCH_ERROR;
 	}
-	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) != CURLE_OK ||
+	if (libcurl.easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) != CURLE_OK ||
 	    ctype == NULL) {
 		snprintf(err, errlen, "no media type (Content-Type missing)");
 		return MTS_FETCH_ERROR;
@@ -324,9 +408,9 @@ static enum mts_fetch_status fetch_pinned(const struct mts_config *cfg,
 
 	if (mts_buf_printf(&url, "https://%s%s", host, FETCH_PATH) == 0 &&
 	    resolve_entry(host, addrs, &pin) == 0) {
-		resolve = curl_slist_append(NULL, pin.data);
-		headers = curl_slist_append(NULL, "Cache-Control: no-cache");
-		h = curl_easy_init();
+		resolve = libcurl.slist_append(NULL, pin.data);
+		headers = libcurl.slist_append(NULL, "Cache-Control: no-cache");
+		h = libcurl.easy_init();
 	}
 	if (resolve == NULL || headers == NULL || h == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -336,18 +420,18 @@ static enum mts_fetch_status fetch_pinned(const struct mts_config *cfg,
 		       timeout_ms, errbuf, &failed);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "libcurl: %s: %s", failed,
-			 curl_easy_strerror(rc));
+			 libcurl.easy_strerror(rc));
 		goto out;
 	}
 	mts_log(MTS_LOG_DEBUG, "fetch url=%s resolve=%s timeout_ms=%ld",
 		url.data, pin.data, timeout_ms);
-	rc = curl_easy_perform(h);
+	rc = libcurl.easy_perform(h);
 	st = check_response(h, rc, &sink, errbuf, err, errlen);
 out:
 	if (h != NULL)
-		curl_easy_cleanup(h);
-	curl_slist_free_all(resolve);
-	curl_slist_free_all(headers);
+		libcurl.easy_cleanup(h);
+	libcurl.slist_free_all(resolve);
+	libcurl.slist_free_all(headers);
 	mts_buf_free(&url);
 	mts_buf_free(&pin);
 	return st;
@@ -367,8 +451,7 @@ enum mts_fetch_status mts_fetch_policy(const struct mts_config *cfg,
 	mts_buf_reset(body);
 	mts_fetch_global_init();
 	if (curl_init_status != CURLE_OK) {
-		snprintf(err, errlen, "libcurl: %s",
-			 curl_easy_strerror(curl_init_status));
+		snprintf(err, errlen, "libcurl: %s", curl_load_error);
 		return MTS_FETCH_ERROR;
 	}
 	n = snprintf(host, sizeof(host), "mta-sts.%s", domain);

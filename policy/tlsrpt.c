@@ -446,6 +446,11 @@ static int copy_plain(const char *s, size_t len, char *out, size_t outsize)
 {
 	if (len >= outsize)
 		return -1;
+	/* The writer puts only printable ASCII in these fields; a NUL here
+	 * would silently cut the copy ("good.test\0junk" -> "good.test"). */
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return -1;
 	memcpy(out, s, len);
 	out[len] = '\0';
 	return 0;

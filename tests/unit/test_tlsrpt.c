@@ -901,6 +901,54 @@ START_TEST(record_refreshes_policy_time_stamp)
 }
 END_TEST
 
+/* Regression (fuzz_tlsrpt): a plain field with a NUL or another byte
+ * the writer never puts there was cut at the NUL and accepted, so
+ * "ele.com.\0..." read as the domain "ele.com.". The line gets a
+ * correct CRC, so only the field check can refuse it. */
+#include "gzip.h"
+
+static int parse_with_crc(const char *body, size_t len,
+			  struct mts_tlsrpt_rec *rec)
+{
+	char line[512];
+	int n;
+
+	ck_assert_uint_lt(len, 400);
+	memcpy(line, body, len);
+	n = snprintf(line + len, sizeof(line) - len, "\t%08x\n",
+		     (unsigned)mts_crc32(0, body, len));
+	ck_assert_int_gt(n, 0);
+	return mts_tlsrpt_parse(line, len + (size_t)n, rec);
+}
+
+#define FUZZ_LINE(domain, type) \
+	"T1\t1735732800\t" domain "\t" type "\t\t\t\t\t\t" \
+	"starttls-not-supported\t\t"
+
+START_TEST(fuzz_plain_fields_refuse_nul_and_controls)
+{
+	static const char good[] = FUZZ_LINE("ele.com", "no-policy-found");
+	static const char nul_domain[] =
+		FUZZ_LINE("ele.com.\0\0\0", "no-policy-found");
+	static const char nul_type[] = FUZZ_LINE("ele.com", "sts\0x");
+	static const char space_domain[] =
+		FUZZ_LINE("ele.com ", "no-policy-found");
+	static const char high_type[] = FUZZ_LINE("ele.com", "sts\xff");
+	struct mts_tlsrpt_rec rec;
+
+	ck_assert_int_eq(parse_with_crc(good, sizeof(good) - 1, &rec), 0);
+	ck_assert_str_eq(rec.domain, "ele.com");
+	ck_assert_int_eq(parse_with_crc(nul_domain, sizeof(nul_domain) - 1,
+					&rec), -1);
+	ck_assert_int_eq(parse_with_crc(nul_type, sizeof(nul_type) - 1, &rec),
+			 -1);
+	ck_assert_int_eq(parse_with_crc(space_domain, sizeof(space_domain) - 1,
+					&rec), -1);
+	ck_assert_int_eq(parse_with_crc(high_type, sizeof(high_type) - 1,
+					&rec), -1);
+}
+END_TEST
+
 static Suite *tlsrpt_suite(void)
 {
 	Suite *s = suite_create("tlsrpt");
@@ -942,6 +990,10 @@ static Suite *tlsrpt_suite(void)
 	tcase_add_test(txt, txt_record_invalid_forms);
 	tcase_add_test(txt, txt_select_discards_then_counts);
 	suite_add_tcase(s, txt);
+
+	TCase *fuzz = tcase_create("fuzz");	/* regressions from fuzz/ */
+	tcase_add_test(fuzz, fuzz_plain_fields_refuse_nul_and_controls);
+	suite_add_tcase(s, fuzz);
 	return s;
 }
 
