@@ -2,27 +2,47 @@
  * pump.c - relay bytes between the application and the server until both close
  *
  * DESCRIPTION
- *	See pump.h for the contract. One loop: try every operation that
- *	could make progress (each is non-blocking and harmless when it
- *	cannot), and poll() only when a whole round moved nothing, for
- *	exactly what the last attempts said they were waiting for.
+ *	See pump.h for the contract. One loop: a round tries every
+ *	operation that could make progress now, and poll() runs only when
+ *	a whole round moved nothing, for exactly what the blocked
+ *	operations wait for.
+ *
+ *	"Could make progress now" is kept per fd and direction (app_ready,
+ *	srv_ready: POLLIN, POLLOUT), so that a long session costs about one
+ *	system call per thing that actually happens, not one per side and
+ *	round. A bit is set by poll()'s revents and cleared by evidence
+ *	that the socket is drained or full: EAGAIN, a read shorter than the
+ *	room offered, a write shorter than the bytes offered. A command
+ *	forwarded and its reply relayed back therefore cost poll, read,
+ *	write, poll, read, write, and no EAGAIN. Losing nothing rests on
+ *	poll() being level-triggered: a cleared bit only means "ask poll()
+ *	first", and poll() reports at once what is already there. POLLHUP
+ *	or POLLERR set every bit that was asked for, so that the next read
+ *	or write tells what happened.
  *
  *	TLS needs care in both directions: SSL_read() may need the socket
  *	writable and SSL_write() may need it readable (SSL_ERROR_WANT_READ /
  *	WANT_WRITE), so each keeps what it last waited for (rd_want,
- *	wr_want) and the poll set on the TCP leg is their union. A pending
- *	SSL_write() is retried with the same bytes, which stay at the head
- *	of the buffer (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the buffer
- *	move when compacted). Decrypted bytes can sit inside OpenSSL with
- *	nothing left on the socket: SSL_read() is retried in every round
- *	while there is room for its bytes, so poll() is never trusted to
- *	announce them.
+ *	wr_want, sd_want), is retried only when that is ready, and the poll
+ *	set on the TCP leg is their union. A pending SSL_write() is retried
+ *	with the same bytes, which stay at the head of the buffer
+ *	(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the buffer move when
+ *	compacted). Bytes can sit inside OpenSSL with nothing left on the
+ *	socket (decrypted, or read ahead and not yet decrypted): poll()
+ *	cannot announce them, SSL_has_pending() does, and SSL_read() is
+ *	called again while it says so. Read-ahead is on for the pump, so
+ *	that one read() takes a record's header and body (and whatever
+ *	follows) instead of two.
  *
  *	An fd with nothing to wait for is left out of poll() (fd -1): once a
  *	side reached EOF, its POLLIN/POLLHUP would otherwise wake us up in
  *	a tight loop. The one exception is the application's end after its
  *	EOF, polled for POLLHUP alone: that is how we learn it is gone and
- *	nobody will read what the server still sends.
+ *	nobody will read what the server still sends. On the AF_UNIX
+ *	fallback a closed peer raises POLLHUP; on the loopback TCP channel
+ *	(shim/loopback.c) a FIN cannot tell close() from shutdown(SHUT_WR),
+ *	so there we learn it from the reset our next write to it draws
+ *	(EPIPE, ECONNRESET: app_write) or when the server closes.
  */
 #include "pump.h"
 
@@ -62,6 +82,8 @@ struct pump {
 	int srv_shut;		/* close_notify + SHUT_WR done */
 	int ssl_fatal;		/* no SSL call but SSL_free any more */
 	short rd_want, wr_want, sd_want;	/* TLS retries' wishes */
+	short app_ready;	/* POLLIN/POLLOUT worth trying on app_fd */
+	short srv_ready;	/* the same on tcp_fd */
 	int64_t last_io;
 	int64_t linger_until;	/* 0: not lingering */
 	int idle_ms, linger_ms;
@@ -95,6 +117,18 @@ static void drop(struct buffer *b)
 	b->off = b->len = 0;
 }
 
+/* The socket said "not now" (or "that was all") for ev: wait for
+ * poll() before the next try. */
+static void not_ready(short *ready, short ev)
+{
+	*ready = (short)(*ready & ~ev);
+}
+
+static int would_block(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
 static void start_linger(struct pump *s)
 {
 	if (s->linger_until == 0)
@@ -111,26 +145,30 @@ static void app_is_gone(struct pump *s)
 	mts_log(MTS_LOG_DEBUG, "relay: application end closed");
 }
 
-/* --- the application side (AF_UNIX, never TLS) --------------------------- */
+/* --- the application side (loopback TCP or AF_UNIX, never TLS) ---------- */
 
 static int app_read(struct pump *s)
 {
 	size_t space;
 	ssize_t n;
 
-	if (s->app_eof || (space = room(s->app_in)) == 0)
+	if (s->app_eof || !(s->app_ready & POLLIN) ||
+	    (space = room(s->app_in)) == 0)
 		return 0;
 	n = recv(s->p->app_fd, s->app_in->data + s->app_in->len, space,
 		 MSG_DONTWAIT);
 	if (n > 0) {
+		if ((size_t)n < space)
+			not_ready(&s->app_ready, POLLIN);	/* drained */
 		if (s->srv_dead)
 			return 1;	/* nowhere to send it: discarded */
 		s->app_in->len += (size_t)n;
 		return 1;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		      errno == EINTR))
+	if (n < 0 && would_block(errno)) {
+		not_ready(&s->app_ready, POLLIN);
 		return 0;
+	}
 	if (n < 0)
 		app_is_gone(s);
 	s->app_eof = 1;
@@ -140,20 +178,24 @@ static int app_read(struct pump *s)
 
 static int app_write(struct pump *s)
 {
+	size_t len = held(&s->down);
 	ssize_t n;
 
-	if (s->app_gone || held(&s->down) == 0)
+	if (s->app_gone || len == 0 || !(s->app_ready & POLLOUT))
 		return 0;
-	n = send(s->p->app_fd, s->down.data + s->down.off, held(&s->down),
+	n = send(s->p->app_fd, s->down.data + s->down.off, len,
 		 MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n > 0) {
+		if ((size_t)n < len)
+			not_ready(&s->app_ready, POLLOUT);	/* full */
 		taken(&s->down, (size_t)n);
 		s->st->to_app += (uint64_t)n;
 		return 1;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		      errno == EINTR))
+	if (n < 0 && would_block(errno)) {
+		not_ready(&s->app_ready, POLLOUT);
 		return 0;
+	}
 	app_is_gone(s);		/* EPIPE, ECONNRESET */
 	return 1;
 }
@@ -178,14 +220,25 @@ static void server_failed(struct pump *s, const char *what, int fatal)
 	drop(&s->raw_up);
 }
 
-/* What SSL_get_error() wants as poll events; 0 for anything else. */
-static short ssl_wants(int e)
+/* What SSL_get_error() wants as poll events; 0 for anything else.
+ * A want comes from the socket's EAGAIN: that direction is not ready. */
+static short ssl_wants(struct pump *s, int e)
 {
+	short want = 0;
+
 	if (e == SSL_ERROR_WANT_READ)
-		return POLLIN;
-	if (e == SSL_ERROR_WANT_WRITE)
-		return POLLOUT;
-	return 0;
+		want = POLLIN;
+	else if (e == SSL_ERROR_WANT_WRITE)
+		want = POLLOUT;
+	not_ready(&s->srv_ready, want);
+	return want;
+}
+
+/* Whether an SSL call that last waited for want (0: nothing, and it
+ * needs the socket in direction dflt) is worth trying now. */
+static int ssl_may(const struct pump *s, short want, short dflt)
+{
+	return (s->srv_ready & (want != 0 ? want : dflt)) != 0;
 }
 
 static int srv_write(struct pump *s)
@@ -196,17 +249,23 @@ static int srv_write(struct pump *s)
 	if (s->srv_dead || len == 0)
 		return 0;
 	if (s->p->ssl == NULL) {
-		ssize_t n = send(s->p->tcp_fd, s->up.data + s->up.off, len,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n;
 
+		if (!(s->srv_ready & POLLOUT))
+			return 0;
+		n = send(s->p->tcp_fd, s->up.data + s->up.off, len,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n > 0) {
+			if ((size_t)n < len)
+				not_ready(&s->srv_ready, POLLOUT);
 			taken(&s->up, (size_t)n);
 			s->st->to_server += (uint64_t)n;
 			return 1;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-			      errno == EINTR))
+		if (n < 0 && would_block(errno)) {
+			not_ready(&s->srv_ready, POLLOUT);
 			return 0;
+		}
 		server_failed(s, "write", 0);
 		return 1;
 	}
@@ -214,17 +273,25 @@ static int srv_write(struct pump *s)
 		server_failed(s, "write", 1);
 		return 1;
 	}
+	if (!ssl_may(s, s->wr_want, POLLOUT))
+		return 0;
 	ERR_clear_error();
+	/* A short SSL_write() is no sign of a full socket: with
+	 * SSL_MODE_ENABLE_PARTIAL_WRITE it returns after each record. */
 	r = SSL_write(s->p->ssl, s->up.data + s->up.off,
 		      len > INT32_MAX ? INT32_MAX : (int)len);
 	if (r > 0) {
 		s->wr_want = 0;
 		taken(&s->up, (size_t)r);
 		s->st->to_server += (uint64_t)r;
+		/* Should it have read records on the way (a TLS 1.2
+		 * handshake message), they are SSL_read()'s now. */
+		if (s->rd_want == POLLIN && SSL_has_pending(s->p->ssl))
+			s->rd_want = 0;
 		return 1;
 	}
 	e = SSL_get_error(s->p->ssl, r);
-	if ((s->wr_want = ssl_wants(e)) != 0)
+	if ((s->wr_want = ssl_wants(s, e)) != 0)
 		return 0;
 	server_failed(s, "TLS write", e == SSL_ERROR_SSL ||
 					 e == SSL_ERROR_SYSCALL);
@@ -233,17 +300,23 @@ static int srv_write(struct pump *s)
 
 static int srv_read_plain(struct pump *s, size_t space)
 {
-	ssize_t n = recv(s->p->tcp_fd, s->srv_in->data + s->srv_in->len,
-			 space, MSG_DONTWAIT);
+	ssize_t n;
 
+	if (!(s->srv_ready & POLLIN))
+		return 0;
+	n = recv(s->p->tcp_fd, s->srv_in->data + s->srv_in->len, space,
+		 MSG_DONTWAIT);
 	if (n > 0) {
+		if ((size_t)n < space)
+			not_ready(&s->srv_ready, POLLIN);	/* drained */
 		if (!s->app_gone)
 			s->srv_in->len += (size_t)n;
 		return 1;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		      errno == EINTR))
+	if (n < 0 && would_block(errno)) {
+		not_ready(&s->srv_ready, POLLIN);
 		return 0;
+	}
 	if (n < 0) {
 		server_failed(s, "read", 0);
 		return 1;
@@ -253,13 +326,23 @@ static int srv_read_plain(struct pump *s, size_t space)
 	return 1;
 }
 
+/* Bytes inside OpenSSL that SSL_read() can return without the socket
+ * (read ahead or decrypted and not yet taken). Not after WANT_READ:
+ * what is left then is an incomplete record, which needs the socket. */
+static int tls_pending(const struct pump *s)
+{
+	return s->rd_want == 0 && SSL_has_pending(s->p->ssl);
+}
+
 static int srv_read_tls(struct pump *s)
 {
 	int progress = 0;
 	size_t space;
 
-	/* Drain what OpenSSL holds, not just one record. */
-	while (!s->srv_eof && (space = room(s->srv_in)) > 0) {
+	/* Drain what OpenSSL holds, not just one record; the socket
+	 * again only when poll() says so. */
+	while (!s->srv_eof && (space = room(s->srv_in)) > 0 &&
+	       (ssl_may(s, s->rd_want, POLLIN) || tls_pending(s))) {
 		int r, e;
 
 		ERR_clear_error();
@@ -270,10 +353,15 @@ static int srv_read_tls(struct pump *s)
 			if (!s->app_gone)
 				s->srv_in->len += (size_t)r;
 			progress = 1;
+			/* With read-ahead, OpenSSL's read() took all the
+			 * socket had, up to its buffer: what is left is
+			 * either pending inside OpenSSL or for poll(). */
+			if (!SSL_has_pending(s->p->ssl))
+				not_ready(&s->srv_ready, POLLIN);
 			continue;
 		}
 		e = SSL_get_error(s->p->ssl, r);
-		if ((s->rd_want = ssl_wants(e)) != 0)
+		if ((s->rd_want = ssl_wants(s, e)) != 0)
 			break;
 		if (e == SSL_ERROR_ZERO_RETURN) {
 			mts_log(MTS_LOG_DEBUG, "relay: server sent close_notify");
@@ -373,11 +461,13 @@ static int srv_close(struct pump *s)
 	if (s->p->ssl != NULL && !s->ssl_fatal && !s->srv_dead) {
 		int r, e;
 
+		if (s->sd_want != 0 && !(s->srv_ready & s->sd_want))
+			return 0;
 		ERR_clear_error();
 		r = SSL_shutdown(s->p->ssl);
 		if (r < 0) {
 			e = SSL_get_error(s->p->ssl, r);
-			if ((s->sd_want = ssl_wants(e)) != 0)
+			if ((s->sd_want = ssl_wants(s, e)) != 0)
 				return 0;
 			ERR_clear_error();
 		}
@@ -453,8 +543,8 @@ static short srv_events(struct pump *s)
 		return 0;
 	if (want_read)
 		ev |= s->rd_want ? s->rd_want : POLLIN;
-	if (want_write && s->wr_want)
-		ev |= s->wr_want;
+	if (want_write)
+		ev |= s->wr_want ? s->wr_want : POLLOUT;
 	if (!s->srv_shut && s->sd_want)
 		ev |= s->sd_want;
 	return ev;
@@ -468,6 +558,17 @@ static int sleep_ms(const struct pump *s, int64_t now)
 	if (s->linger_until != 0 && s->linger_until < until)
 		until = s->linger_until;
 	return until <= now ? 0 : (int)(until - now);
+}
+
+/* What poll() found worth trying. A hang-up or an error makes every
+ * asked-for direction worth trying: the read or write says what it is. */
+static short ready_from(const struct pollfd *pfd)
+{
+	short ev = (short)(pfd->revents & (POLLIN | POLLOUT));
+
+	if (pfd->revents & (POLLHUP | POLLERR | POLLNVAL))
+		ev = (short)(ev | pfd->events);
+	return ev;
 }
 
 /* Sleeps until something happens. Returns 0, or 1 when the session must
@@ -497,14 +598,18 @@ static int wait_round(struct pump *s)
 	n = poll(pfd, 2, sleep_ms(s, now));
 	if (n < 0 && errno != EINTR)
 		return 1;
-	if (n > 0 && watch_app_hup && (pfd[0].revents & (POLLHUP | POLLERR)))
+	if (n <= 0)
+		return 0;
+	s->app_ready |= ready_from(&pfd[0]);
+	s->srv_ready |= ready_from(&pfd[1]);
+	if (watch_app_hup && (pfd[0].revents & (POLLHUP | POLLERR)))
 		app_is_gone(s);
 	return 0;
 }
 
 int relay_pump_run(const struct relay_pump *p, struct relay_pump_stats *st)
 {
-	struct pump *s;		/* 32 KiB of buffers: on the heap */
+	struct pump *s;		/* 64 KiB of buffers: on the heap */
 
 	memset(st, 0, sizeof(*st));
 	if (p->prefix_len > RELAY_PUMP_BUF)
@@ -522,6 +627,12 @@ int relay_pump_run(const struct relay_pump *p, struct relay_pump_stats *st)
 	s->down.len = p->prefix_len;
 	relay_set_nonblock(p->app_fd);
 	relay_set_nonblock(p->tcp_fd);
+	/* Writable until a write says otherwise; readable when poll() says
+	 * so (or, for TLS, when OpenSSL already holds bytes). */
+	s->app_ready = POLLOUT;
+	s->srv_ready = POLLOUT;
+	if (p->ssl != NULL)
+		SSL_set_read_ahead(p->ssl, 1);
 	s->last_io = relay_now_ms();
 	for (;;) {
 		if (round_of_io(s)) {

@@ -315,12 +315,16 @@ static void handoff(struct session *s)
 			   relay_now_ms() + VERDICT_MS);
 }
 
-/* 1 when the shim has already closed its end (it gave up waiting). */
+/* 1 when the shim has already closed its end (it gave up waiting).
+ * Before the verdict nobody else can write to or shut the channel, so
+ * its end of file means just that: POLLHUP on the AF_UNIX fallback,
+ * POLLRDHUP (a FIN) or POLLERR (a reset) on loopback TCP. */
 static int shim_gone(int app_fd)
 {
-	struct pollfd pfd = { .fd = app_fd, .events = 0 };
+	struct pollfd pfd = { .fd = app_fd, .events = POLLRDHUP };
 
-	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR));
+	return poll(&pfd, 1, 0) == 1 &&
+	       (pfd.revents & (POLLHUP | POLLERR | POLLRDHUP));
 }
 
 /* --- connecting and negotiating --------------------------------------------- */

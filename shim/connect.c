@@ -17,14 +17,16 @@
  *	no lock, no system call of ours). So do sockets that are not TCP
  *	stream sockets, and calls made while the thread is inside the shim.
  *
- *	Otherwise (see relay_proto.h): a CLOEXEC socketpair, a CLOEXEC dup
+ *	Otherwise (see relay_proto.h): the application's channel to the
+ *	relay (loopback.c: a loopback TCP connection of the socket's own
+ *	family, an AF_UNIX socketpair when that is unusable), a CLOEXEC dup
  *	of the application's still unconnected socket as the relay's TCP
  *	leg, the relay started (spawn.c) with --dest/--port and, when the
  *	process's look-ups taught us (names.c), --mx and --domain. Then the
  *	shim waits, at most MTASTS_TIMEOUT + 5 seconds and across EINTR, for
  *	one struct mts_verdict:
  *
- *	  RELAY    the pair end replaces the application's fd (dup3), with
+ *	  RELAY    the channel's end replaces the application's fd (dup3), with
  *	           exactly the application's O_NONBLOCK and FD_CLOEXEC; the
  *	           fd is recorded (fdtable.c) so it keeps looking like the
  *	           TCP socket; connect() returns 0, also for a non-blocking
@@ -173,8 +175,11 @@ static long ms_since(const struct timespec *t0)
 	       (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* Reads exactly one verdict, never a byte of the SMTP stream behind it.
- * 0, -ETIMEDOUT or -ECONNREFUSED (EOF, error, malformed). */
+/* Reads exactly one verdict, never a byte of the SMTP stream behind it:
+ * a TCP channel has no message boundaries, the verdict may come in
+ * pieces with the greeting right behind it, so each recv() asks for the
+ * bytes still missing and no more. 0, -ETIMEDOUT or -ECONNREFUSED (EOF,
+ * error, malformed). */
 static int read_verdict(int fd, struct mts_verdict *v)
 {
 	long limit = ((long)mts_cfg.timeout + VERDICT_MARGIN_S) * 1000;
@@ -271,7 +276,7 @@ static void conn_from(struct mts_conn *c, const struct dest *d,
 	}
 }
 
-/* RELAY: the pair end takes the application's fd. 0 or -errno. */
+/* RELAY: the channel's end takes the application's fd. 0 or -errno. */
 static int install(int fd, int pair, int fl, int fdfl, int tfo,
 		   const struct dest *d, const struct mts_verdict *v)
 {
@@ -362,11 +367,11 @@ static int relay_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if ((fl = mts_real.fcntl(fd, F_GETFL)) < 0 ||
 	    (fdfl = mts_real.fcntl(fd, F_GETFD)) < 0)
 		return -errno;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	if ((rc = mts_app_channel(d.family, sv)) < 0 ||
 	    (tcp = mts_real.fcntl(fd, F_DUPFD_CLOEXEC,
 				  MTS_RELAY_APP_FD + 1)) < 0) {
 		mts_log("connect %s:%s: no relay: %s", d.text, port,
-			strerror(errno));
+			strerror(rc < 0 ? -rc : errno));
 		rc = -ECONNREFUSED;
 		goto out;
 	}

@@ -5,10 +5,11 @@
  *	if (mts_fd_live() && mts_fd_get(fd, &conn)) ... emulate TCP ...
  *
  * DESCRIPTION
- *	A relayed fd is one end of an AF_UNIX socketpair that took the place
- *	of the application's TCP socket. This table remembers, per relayed
- *	connection, what the TCP socket would answer (peer, local address,
- *	options) and which fd numbers refer to it.
+ *	A relayed fd is the application's end of its channel to the relay (a
+ *	loopback TCP connection, or an AF_UNIX socketpair: loopback.c) that
+ *	took the place of the application's TCP socket. This table
+ *	remembers, per relayed connection, what the TCP socket would answer
+ *	(peer, local address, options) and which fd numbers refer to it.
  *
  *	Connections live in a fixed pool (no malloc or free here, so close()
  *	from a signal handler cannot land in the allocator); an fd map,
@@ -32,7 +33,8 @@
  *
  * BUGS
  *	A vfork() child shares our memory: if it closes a relayed fd before
- *	exec, the parent forgets that fd (it then looks like AF_UNIX).
+ *	exec, the parent forgets that fd (it then shows its loopback
+ *	addresses, or AF_UNIX on the fallback).
  */
 #include "shim.h"
 

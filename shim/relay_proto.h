@@ -9,8 +9,21 @@
  *	                       TCP socket: the relay connects it to dest, so
  *	                       a bind() or socket options the application set
  *	                       still apply;
- *	  fd MTS_RELAY_APP_FD  one end of an AF_UNIX SOCK_STREAM socketpair;
- *	                       the other end will replace the application's fd;
+ *	  fd MTS_RELAY_APP_FD  the relay's end of the application's channel:
+ *	                       a TCP connection over loopback of the
+ *	                       application socket's own family (127.0.0.1
+ *	                       for AF_INET, ::1 for AF_INET6), accepted by
+ *	                       the shim and checked to come from its own
+ *	                       client end, which will replace the
+ *	                       application's fd; so a process without the
+ *	                       shim that inherits the fd (a set-user-ID
+ *	                       helper, "exim -MC") sees a real TCP socket.
+ *	                       When loopback TCP is unusable (no ::1, no
+ *	                       fds...), an AF_UNIX SOCK_STREAM socketpair
+ *	                       instead (shim/loopback.c). Both ends have
+ *	                       TCP_NODELAY; the relay must treat the channel
+ *	                       as a byte stream either way (no POLLHUP on a
+ *	                       TCP peer's close: a FIN reads as EOF);
  *	  fds 0-2              /dev/null (the relay logs through its own sink);
  *	  argv                 mtasts-relay --dest ADDR --port N
  *	                         [--mx HOST] [--domain DOMAIN]
@@ -22,9 +35,11 @@
  *	                       libmtasts.so taken out of LD_PRELOAD.
  *
  *	The relay decides, then writes exactly one struct mts_verdict on
- *	MTS_RELAY_APP_FD, before any SMTP byte:
+ *	MTS_RELAY_APP_FD, before any SMTP byte. The channel has no message
+ *	boundaries: the shim reads exactly sizeof(struct mts_verdict)
+ *	bytes (looping on short reads), never a byte beyond:
  *
- *	  MTS_VERDICT_RELAY    allowed: the stream that follows on the pair is
+ *	  MTS_VERDICT_RELAY    allowed: the stream that follows on the channel is
  *	                       the SMTP session (starting with the server's
  *	                       greeting), relayed over TLS or plaintext. local
  *	                       holds getsockname() of the real TCP leg.
@@ -39,7 +54,7 @@
  *	If the shim reads EOF, a short or malformed verdict, or nothing
  *	within its deadline, connect() fails closed (ECONNREFUSED, or
  *	ETIMEDOUT on timeout), and the relay is left to exit on its own when
- *	it finds its pair end closed.
+ *	it finds its end of the channel closed.
  */
 #ifndef MTS_RELAY_PROTO_H
 #define MTS_RELAY_PROTO_H

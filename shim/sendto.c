@@ -21,10 +21,10 @@
  *	  refused   -1 with the connect errno (ECONNREFUSED...);
  *	  passed    (not a TCP socket, or handed back) the real call as made.
  *
- *	On a relayed fd (a unix socket) the kernel would refuse a
- *	destination address (EISCONN) where a connected TCP socket ignores
- *	it, so the address is dropped there; MSG_FASTOPEN on it gives
- *	EISCONN, as on a connected TCP socket.
+ *	On a relayed fd (the loopback channel, or a unix socket on the
+ *	fallback, where the kernel would refuse a destination address with
+ *	EISCONN) the address is dropped, as a connected TCP socket ignores
+ *	it; MSG_FASTOPEN on it gives EISCONN, as on a connected TCP socket.
  *
  *	Fast path: without MSG_FASTOPEN, a call with no address, or with one
  *	while no relayed connection exists, goes straight to libc (a flag

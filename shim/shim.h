@@ -18,6 +18,7 @@
  *	fdtable.c   which fds are relayed connections, and what they emulate;
  *	names.c     what the process's own DNS look-ups taught us;
  *	dnsmsg.c    a small bounded DNS message parser;
+ *	loopback.c  the loopback TCP connection the application gets;
  *	spawn.c     starting the relay without the host ever seeing a child.
  *
  *	Every public hook is a short wrapper: make sure the library is
@@ -174,7 +175,7 @@ struct mts_opt {
 
 /* What a relayed fd emulates: the TCP socket the application created. */
 struct mts_conn {
-	dev_t dev;			/* the pair end: validates the fd */
+	dev_t dev;			/* the app's end: validates the fd */
 	ino_t ino;
 	int family;			/* AF_INET or AF_INET6 */
 	int protocol;			/* IPPROTO_TCP */
@@ -236,6 +237,16 @@ int mts_connect_worker(int fd, const struct sockaddr *sa, socklen_t len);
 /* Non-zero (after one log line naming call) when creating an io_uring
  * must fail: the shim enforces and MTASTS_ALLOW_IO_URING is not 1. */
 int mts_uring_refused(const char *call);
+
+/* ---- the application's end of the relay (loopback.c) ---------------- */
+
+/* Makes the connection between the application and the relay:
+ * ends[0] (takes the application's fd) and ends[1] (the relay's
+ * MTS_RELAY_APP_FD), both close-on-exec. A loopback TCP connection of
+ * family (AF_INET: 127.0.0.1, AF_INET6: ::1), so that a process without
+ * the shim that inherits the fd sees a TCP socket; an AF_UNIX
+ * socketpair when loopback TCP is unusable. 0 or -errno. */
+int mts_app_channel(int family, int ends[2]);
 
 /* ---- relay process (spawn.c) ----------------------------------------- */
 

@@ -6,8 +6,11 @@
  *	int getsockname(int fd, struct sockaddr *addr, socklen_t *len);
  *
  * DESCRIPTION
- *	A relayed fd is an AF_UNIX socket; the application asked for TCP.
- *	getpeername() returns the destination it passed to connect(),
+ *	A relayed fd is the application's end of its loopback TCP channel to
+ *	the relay (or of the AF_UNIX fallback): its kernel addresses are
+ *	127.0.0.1 or ::1. The application asked for a TCP connection to its
+ *	destination, so getpeername() returns the destination it passed to
+ *	connect(),
  *	getsockname() the local address of the relay's real TCP leg (from
  *	the verdict). Truncation follows the kernel: at most *len bytes are
  *	copied and *len is set to the full size. Any other fd goes to libc.

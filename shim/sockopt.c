@@ -11,11 +11,13 @@
  *
  *	  SOL_SOCKET    SO_DOMAIN (the original family), SO_TYPE
  *	                (SOCK_STREAM), SO_PROTOCOL (IPPROTO_TCP), SO_ERROR
- *	                (0; the unix socket's pending error is cleared) and
+ *	                (0; the channel's pending error is cleared) and
  *	                SO_PEERCRED (none, as for TCP) are answered here;
  *	                everything else (SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER,
  *	                SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF...) really applies
- *	                to the unix socket the application reads and writes.
+ *	                to the socket the application reads and writes (the
+ *	                loopback TCP channel, or the unix socket of the
+ *	                fallback).
  *	  IPPROTO_TCP,  set: int values are remembered (TCP_NODELAY and the
  *	  IPPROTO_IP,   other flags as 0/1), others accepted and ignored.
  *	  IPPROTO_IPV6  get: the remembered value, else a plausible default
@@ -219,8 +221,9 @@ MTS_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 	if (level != SOL_SOCKET)
 		return set_ip_level(fd, &c, level, name, val, len);
 	rc = mts_real.setsockopt(fd, SOL_SOCKET, name, val, len);
-	/* Options a TCP socket has and a unix socket lacks are accepted
-	 * (and have no effect: the relay owns the TCP leg). */
+	/* Options a TCP socket has and the unix socket of the fallback
+	 * lacks are accepted (and have no effect: the relay owns the TCP
+	 * leg). */
 	if (rc < 0 && (errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
 		errno = saved;
 		return 0;

@@ -28,9 +28,10 @@
  *	FAKE_RELAY_DELAY_MS delays the verdict. When FAKE_RELAY_LOG names a
  *	file, one line per run is appended: the mode, argv, and what the
  *	relay found about its environment as the contract requires it:
- *	"fds=ok" (0-2 /dev/null, 3 a TCP socket, 4 an AF_UNIX stream
- *	socket, nothing else open), "sid=ok" (own session), "sigmask=ok"
- *	(nothing blocked), "preload=none|clean|shim" (LD_PRELOAD absent,
+ *	"fds=ok" (0-2 /dev/null, 3 a TCP socket, 4 the application's
+ *	channel: a loopback TCP connection or the AF_UNIX fallback, nothing
+ *	else open), "app=tcp4|tcp6|unix" (which channel), "sid=ok" (own
+ *	session), "sigmask=ok" (nothing blocked), "preload=none|clean|shim" (LD_PRELOAD absent,
  *	without libmtasts.so, or still naming it: the shim must take itself
  *	out; ld_preload= its value). Tests grep these lines; the file existing at all says the
  *	relay ran.
@@ -91,6 +92,30 @@ static int sock_int(int fd, int level, int name)
 	return v;
 }
 
+/* What the shim gave us as fd 4: "unix" (the socketpair fallback),
+ * "tcp4" or "tcp6" (a TCP connection over loopback), or "other". */
+static const char *app_kind(void)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int family = sock_int(APP, SOL_SOCKET, SO_DOMAIN);
+
+	if (family == AF_UNIX)
+		return "unix";
+	if ((family != AF_INET && family != AF_INET6) ||
+	    sock_int(APP, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_TCP ||
+	    getpeername(APP, (struct sockaddr *)&peer, &len) < 0)
+		return "other";
+	if (family == AF_INET &&
+	    ((struct sockaddr_in *)&peer)->sin_addr.s_addr ==
+		    htonl(INADDR_LOOPBACK))
+		return "tcp4";
+	if (family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&peer)->sin6_addr))
+		return "tcp6";
+	return "other";
+}
+
 /* "ok", or what is wrong with fds 0-4 and the rest. */
 static void check_fds(char *out, size_t size)
 {
@@ -104,8 +129,9 @@ static void check_fds(char *out, size_t size)
 			n += (size_t)snprintf(out + n, size - n, "%d-not-null,", fd);
 	if (sock_int(TCP, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_TCP)
 		n += (size_t)snprintf(out + n, size - n, "3-not-tcp,");
-	if (sock_int(APP, SOL_SOCKET, SO_DOMAIN) != AF_UNIX)
-		n += (size_t)snprintf(out + n, size - n, "4-not-unix,");
+	if (sock_int(APP, SOL_SOCKET, SO_TYPE) != SOCK_STREAM ||
+	    strcmp(app_kind(), "other") == 0)
+		n += (size_t)snprintf(out + n, size - n, "4-not-channel,");
 	if ((d = opendir("/proc/self/fd")) != NULL) {
 		int self = dirfd(d);
 
@@ -138,11 +164,12 @@ static void log_run(int argc, char **argv, const char *mode)
 			blocked++;
 	preload = getenv("LD_PRELOAD");
 	n = snprintf(line, sizeof(line), "mode=%s fds=%s sid=%s sigmask=%s "
-		     "preload=%s ld_preload=%s pid=%ld argv=", mode, fds,
+		     "preload=%s ld_preload=%s pid=%ld app=%s argv=", mode, fds,
 		     getsid(0) == getpid() ? "ok" : "bad", blocked ? "bad" : "ok",
 		     preload == NULL ? "none" :
 		     strstr(preload, "libmtasts") != NULL ? "shim" : "clean",
-		     preload == NULL ? "-" : preload, (long)getpid());
+		     preload == NULL ? "-" : preload, (long)getpid(),
+		     app_kind());
 	for (int i = 0; i < argc && n > 0 && (size_t)n < sizeof(line); i++)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s",
 			      i ? " " : "", argv[i]);
