@@ -8,11 +8,10 @@
 # stays deferred (a queue run does not get around the policy), and no
 # Exim process ever reaches port 25 itself.
 #
-# Known (reported, not asserted): the exec'd "exim -MC" is a set-user-ID
-# program run by the Exim user, so the dynamic linker drops the shim
-# there, and the handed-over fd is the relay's AF_UNIX socketpair, not a
-# TCP socket: that process crashes (SIGSEGV) and Exim delivers the
-# remaining messages on new connections, each through the relay again.
+# The exec'd "exim -MC" that carries the open connection on to the next
+# message is a set-user-ID program, so the dynamic linker drops the shim
+# there; it inherits the relay's loopback TCP channel and goes on over it
+# (t_exim_multi asserts that path).
 set -euo pipefail
 . "$(dirname "$0")/../world/lib.sh"
 . "$(dirname "$0")/relay_lib.sh"
