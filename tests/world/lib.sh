@@ -53,7 +53,7 @@ world_env() {
 }
 
 # new_cache_dir: switches MTASTS_CACHE_DIR to another fresh, empty
-# directory (mode 0700) and prints its path.
+# directory (mode 0700), exported (call it directly, not in $(...)).
 new_cache_dir() {
 	MTASTS_CACHE_DIR=$(mktemp -d "$TEST_TMP/cache.XXXXXX")
 	chmod 0700 "$MTASTS_CACHE_DIR"
