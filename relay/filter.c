@@ -12,6 +12,15 @@
  *	before anything else is fed; a forwarded line waits for room in the
  *	output, so it always leaves in one piece and in order.
  *
+ *	Holding MAIL (docs/RCPT.md): when the connection's domain is unknown,
+ *	no policy vouches for this MX, so the envelope sender must not reach
+ *	it before a recipient was allowed. MAIL is answered here "250" and
+ *	kept; the first allowed RCPT of the transaction sends the held MAIL
+ *	just before itself. The server's reply to that MAIL is consumed here;
+ *	if it is not 2yz, the RCPT's own reply (a 503, most likely) is
+ *	replaced by it, so the application sees the server's refusal, with
+ *	its code, on the recipient.
+ *
  *	RFC 8461 section 5.1: a deferral decided on a policy from the cache
  *	is decided again after a look-up with the TXT record (the policy may
  *	have changed), once per domain and session.
@@ -51,7 +60,25 @@ struct relay_filter {
 	size_t known_count;
 	size_t known_next;		/* round robin when full */
 	unsigned rcpt_allowed, rcpt_deferred;
+	unsigned mail_held_count, mail_released_count;
+	/* the held MAIL */
+	int hold_mail;			/* the connection's domain is unknown */
+	int mail_held;			/* held, not sent in this transaction */
+	char held[RELAY_SS_LINE_MAX];
+	size_t held_len;
+	/* the server's reply to a held MAIL sent */
+	char mail_reply[RELAY_SS_LOCAL_MAX];
+	size_t mail_reply_len;
+	int mail_reply_over;		/* longer than mail_reply */
+	int replace_next;		/* 1: the RCPT reply that follows a
+					 * refused held MAIL is replaced;
+					 * 2: dropped (a 421 went already) */
 };
+
+static const char reply_mail_held[] =
+	"250 2.1.0 Sender OK (held by MTA-STS relay)\r\n";
+static const char reply_queue_full[] =
+	"451 4.3.0 MTA-STS relay: too many commands in flight\r\n";
 
 struct relay_filter *relay_filter_new(const struct relay_filter_conf *c)
 {
@@ -60,6 +87,7 @@ struct relay_filter *relay_filter_new(const struct relay_filter_conf *c)
 	if (f == NULL)
 		return NULL;
 	f->c = *c;
+	f->hold_mail = c->domain == NULL;
 	relay_ss_init(&f->ss);
 	return f;
 }
@@ -301,17 +329,68 @@ static void judge_rcpt(struct relay_filter *f)
 	}
 }
 
+/* Keeps a MAIL (answered here) until a recipient is allowed. */
+static void hold_mail(struct relay_filter *f)
+{
+	const struct relay_ss_command *c = &f->ss.cmd;
+
+	memcpy(f->held, c->line, c->len);	/* c->len <= LINE_MAX */
+	f->held_len = c->len;
+	f->mail_held = 1;
+	f->mail_held_count++;
+	mts_log(MTS_LOG_DEBUG, "MAIL held until a recipient is allowed");
+	relay_ss_answer(&f->ss, reply_mail_held);
+	f->cmd_waiting = 0;
+	f->cmd_judged = 0;
+}
+
+/* Sends the held MAIL ahead of an allowed RCPT. 1 sent (or nothing
+ * held), 0 no room in out, -1 the tracker's queue is full. */
+static int release_mail(struct relay_filter *f, char *out, size_t room,
+			size_t *out_len)
+{
+	if (!f->mail_held)
+		return 1;
+	if (room - *out_len < f->held_len + f->ss.cmd.len)
+		return 0;
+	if (relay_ss_forward_hidden(&f->ss, RELAY_SS_MAIL) < 0)
+		return -1;
+	memcpy(out + *out_len, f->held, f->held_len);
+	*out_len += f->held_len;
+	f->mail_held = 0;
+	f->mail_released_count++;
+	mts_log(MTS_LOG_DEBUG, "held MAIL sent: a recipient was allowed");
+	return 1;
+}
+
 /* Forwards or answers the waiting command; 0 when out has no room. */
 static int settle(struct relay_filter *f, char *out, size_t room,
 		  size_t *out_len)
 {
 	const struct relay_ss_command *c = &f->ss.cmd;
 
+	if (c->verb == RELAY_SS_MAIL && f->hold_mail) {
+		hold_mail(f);
+		return 1;
+	}
+	if (c->verb == RELAY_SS_RSET || c->verb == RELAY_SS_EHLO)
+		f->mail_held = 0;	/* a new transaction */
 	if (!f->cmd_judged) {
 		f->cmd_forward = 1;
 		if (c->verb == RELAY_SS_RCPT)
 			judge_rcpt(f);
 		f->cmd_judged = 1;
+	}
+	if (f->cmd_forward && c->verb == RELAY_SS_RCPT) {
+		int rc = release_mail(f, out, room, out_len);
+
+		if (rc == 0)
+			return 0;
+		if (rc < 0) {
+			f->cmd_forward = 0;
+			mts_strlcpy(f->reply, reply_queue_full,
+				    sizeof(f->reply));
+		}
 	}
 	if (f->cmd_forward) {
 		if (room - *out_len < c->len)
@@ -367,6 +446,81 @@ size_t relay_filter_up(struct relay_filter *f, const char *in, size_t len,
 	return taken;
 }
 
+/* Keeps (a bounded part of) a reply consumed here. */
+static void capture(struct relay_filter *f, const char *in, size_t n)
+{
+	if (n > sizeof(f->mail_reply) - f->mail_reply_len) {
+		f->mail_reply_over = 1;
+		return;
+	}
+	memcpy(f->mail_reply + f->mail_reply_len, in, n);
+	f->mail_reply_len += n;
+}
+
+/* The reply to a held MAIL has ended: what replaces the RCPT's. */
+static void mail_reply_done(struct relay_filter *f)
+{
+	int code = f->ss.last_code;
+
+	if (code >= 200 && code <= 299) {
+		f->mail_reply_len = 0;
+		return;
+	}
+	if (code < 400 || code > 599 || f->mail_reply_over) {
+		int n = snprintf(f->mail_reply, sizeof(f->mail_reply),
+				 "%d MTA-STS relay: the server refused MAIL "
+				 "FROM\r\n",
+				 code >= 400 && code <= 599 ? code : 451);
+
+		f->mail_reply_len = n > 0 ? (size_t)n : 0;
+	}
+	f->replace_next = 1;
+	mts_log(MTS_LOG_INFO, "held MAIL refused by the server (%d): the "
+		"recipient gets that reply", code);
+}
+
+/* A server reply the application must not see: to a held MAIL, or the
+ * RCPT reply replaced by a refused MAIL's. Returns octets taken; 0 when
+ * out has no room for the replacement. */
+static size_t consume_reply(struct relay_filter *f, const char *in,
+			    size_t len, char *out, size_t room,
+			    size_t *out_len)
+{
+	uint64_t before = f->ss.replies;
+	int hidden = relay_ss_hidden_due(&f->ss);
+	size_t used;
+
+	/* Room for the replacement (a 421 goes out at once: the server
+	 * closes, no RCPT reply will come to put it in place of). */
+	if (room - *out_len < sizeof(f->mail_reply))
+		return 0;
+	if (hidden && f->ss.in_reply == 0) {
+		f->mail_reply_len = 0;
+		f->mail_reply_over = 0;
+	}
+	used = relay_ss_server(&f->ss, in, len);
+	if (hidden)
+		capture(f, in, used);
+	if (f->ss.replies == before)
+		return used;
+	if (hidden) {
+		mail_reply_done(f);
+		if (f->replace_next && f->ss.last_code == 421) {
+			memcpy(out + *out_len, f->mail_reply,
+			       f->mail_reply_len);
+			*out_len += f->mail_reply_len;
+			f->replace_next = 2;
+		}
+		return used;
+	}
+	if (f->replace_next == 1) {
+		memcpy(out + *out_len, f->mail_reply, f->mail_reply_len);
+		*out_len += f->mail_reply_len;
+	}
+	f->replace_next = 0;
+	return used;
+}
+
 size_t relay_filter_down(struct relay_filter *f, const char *in, size_t len,
 			 char *out, size_t room, size_t *out_len)
 {
@@ -385,6 +539,15 @@ size_t relay_filter_down(struct relay_filter *f, const char *in, size_t len,
 			relay_ss_local_done(&f->ss);
 		}
 		feed = len - taken;
+		if (feed > 0 && (relay_ss_hidden_due(&f->ss) ||
+				 f->replace_next)) {
+			used = consume_reply(f, in + taken, feed, out, room,
+					     out_len);
+			if (used == 0)
+				break;
+			taken += used;
+			continue;
+		}
 		if (feed > room - *out_len)
 			feed = room - *out_len;
 		if (feed == 0)
@@ -407,4 +570,6 @@ void relay_filter_stats(const struct relay_filter *f,
 	st->rcpt_allowed = f->rcpt_allowed;
 	st->rcpt_deferred = f->rcpt_deferred;
 	st->max_in_flight = f->ss.max_in_flight;
+	st->mail_held = f->mail_held_count;
+	st->mail_released = f->mail_released_count;
 }

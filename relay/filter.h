@@ -23,6 +23,12 @@
  *	replies. A RCPT that cannot be parsed is not forwarded either
  *	("501 5.1.3"): what we cannot read, we cannot check.
  *
+ *	When conf.domain is NULL (no policy vouches for this MX) MAIL is
+ *	held: answered "250 2.1.0 Sender OK (held by MTA-STS relay)" here,
+ *	and sent only just before the transaction's first allowed RCPT; a
+ *	refusal of it by the server becomes that RCPT's reply. A server no
+ *	recipient was allowed for never sees the envelope sender.
+ *
  *	One log line per recipient decision (info):
  *	  rcpt domain=<connection's domain> rcpt_domain=<domain> mx= ip=
  *	    policy=enforce|testing|none|no-policy policy_source=cache|network|-
@@ -76,6 +82,8 @@ struct relay_filter_stats {
 	unsigned rcpt_allowed;
 	unsigned rcpt_deferred;		/* deferred or refused here */
 	size_t max_in_flight;		/* most commands awaiting replies */
+	unsigned mail_held;		/* MAIL answered here and kept */
+	unsigned mail_released;		/* ...and sent: a recipient allowed */
 };
 
 struct relay_filter *relay_filter_new(const struct relay_filter_conf *c);

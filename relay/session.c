@@ -13,6 +13,16 @@
  *	wants a temporary failure, never a bounce); a failed connect gives
  *	its own errno; a deadline ETIMEDOUT; an SMTP or TLS failure
  *	ECONNREFUSED.
+ *
+ *	A TLS handshake that fails (a reset, no common protocol or cipher:
+ *	not a certificate that fails its checks, which is a finished
+ *	handshake) leaves a socket no one can use. When the governing rule
+ *	would have accepted this server without STARTTLS (a testing policy,
+ *	fallback may or none) the relay does what Postfix's "may" level
+ *	does: a new TCP connection to the same address and port, bound to
+ *	the first leg's local IP, no STARTTLS, the failure logged
+ *	(tls=failed-retried-plain) and recorded for TLSRPT (validation-
+ *	failure). Under enforce, encrypt or verify it still refuses.
  */
 #include "session.h"
 
@@ -63,6 +73,10 @@ struct session {
 	SSL_CTX *ctx;
 	SSL *ssl;
 	int connected;
+	struct relay_dest dest;		/* of the TCP leg */
+	struct sockaddr_storage local;	/* the first leg's local address */
+	socklen_t local_len;
+	int retried_plain;		/* the handshake failed: plaintext leg */
 	struct relay_smtp smtp;
 	struct relay_smtp_result smtp_res;
 	struct relay_tls_outcome tls;
@@ -350,6 +364,7 @@ static int connect_leg(struct session *s)
 		refuse_failure(s, ECONNREFUSED, "connect-failed");
 		return -1;
 	}
+	s->dest = dest;
 	if ((rc = relay_tcp_connect_start(s->tcp_fd, &dest)) < 0)
 		goto connect_failed;
 	s->ctx = relay_tls_ctx_new(s->cfg, why, sizeof(why));
@@ -363,6 +378,10 @@ static int connect_leg(struct session *s)
 	if ((rc = relay_tcp_connect_finish(s->tcp_fd, s->deadline)) < 0)
 		goto connect_failed;
 	s->connected = 1;
+	s->local_len = sizeof(s->local);
+	if (getsockname(s->tcp_fd, (struct sockaddr *)&s->local,
+			&s->local_len) < 0)
+		s->local_len = 0;	/* a retry then binds nothing */
 	return 0;
 connect_failed:
 	set_error(s, "connect: %s", strerror(-rc));
@@ -408,6 +427,95 @@ static int negotiate(struct session *s)
 	return 0;
 }
 
+/* --- the plaintext retry after a failed handshake --------------------------- */
+
+/* 1 when the handshake failed and the rule governing this connection
+ * would have accepted the server had it not offered STARTTLS at all:
+ * testing, fallback may or none (never enforce, encrypt or verify). */
+static int plain_retry_allowed(const struct session *s)
+{
+	struct relay_facts f = s->facts;
+	struct relay_decision d;
+
+	if (!s->facts.starttls_accepted ||
+	    s->facts.tls == RELAY_TLS_ESTABLISHED ||
+	    s->d.action != RELAY_REFUSE)
+		return 0;
+	f.starttls_offered = 0;
+	f.starttls_accepted = 0;
+	f.tls = RELAY_TLS_NOT_TRIED;
+	relay_decide(&f, &d);
+	return d.action == RELAY_ALLOW_PLAINTEXT;
+}
+
+/* Reads the second leg's greeting into s->smtp_res. 0 or -errno. */
+static int read_plain_greeting(struct session *s)
+{
+	struct relay_smtp_reply r = { 0, 0, MTS_BUF_INIT };
+	char why[200] = "";
+	int rc;
+
+	relay_smtp_init(&s->smtp, s->tcp_fd, s->deadline);
+	rc = relay_smtp_read_reply(&s->smtp, &r, why, sizeof(why));
+	if (rc == 0 && (r.code < 200 || r.code > 299)) {
+		mts_strlcpy(why, "greeting refuses the session", sizeof(why));
+		rc = -ECONNREFUSED;
+	}
+	if (rc == 0 && s->smtp.in_len > 0) {
+		/* It speaks only when spoken to (smtp.h). */
+		mts_strlcpy(why, "unexpected data after the greeting",
+			    sizeof(why));
+		rc = -EPROTO;
+	}
+	if (rc < 0) {
+		set_error(s, "plaintext retry: greeting: %s", why);
+		relay_smtp_reply_free(&r);
+		return rc;
+	}
+	mts_buf_free(&s->smtp_res.greeting);
+	s->smtp_res.greeting = r.raw;	/* handed over: replayed later */
+	s->smtp_res.greeting_code = r.code;
+	return 0;
+}
+
+/* A new connection in plaintext. 0, or -1 after refusing. The decision
+ * keeps what failed (validation-failure, handshake-failed) for the log
+ * and TLSRPT; the action becomes plaintext. */
+static int retry_plain(struct session *s)
+{
+	char tls_error[sizeof(s->error)];
+	int rc;
+
+	mts_strlcpy(tls_error, s->error, sizeof(tls_error));
+	mts_log(MTS_LOG_WARN, "TLS handshake failed (%s) under policy=%s: "
+		"retrying in plaintext on a new connection", s->error,
+		s->d.policy);
+	if (s->ssl != NULL) {
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+	}
+	s->connected = 0;
+	s->retried_plain = 1;
+	if ((rc = relay_tcp_reopen(s->tcp_fd, &s->local, s->local_len,
+				   &s->dest)) < 0 ||
+	    (rc = relay_tcp_connect_finish(s->tcp_fd, s->deadline)) < 0) {
+		set_error(s, "plaintext retry: connect: %s", strerror(-rc));
+		refuse_failure(s, verdict_errno(rc),
+			       rc == -ETIMEDOUT ? "timeout" : "connect-failed");
+		return -1;
+	}
+	s->connected = 1;
+	if ((rc = read_plain_greeting(s)) < 0) {
+		refuse_failure(s, verdict_errno(rc),
+			       rc == -ETIMEDOUT ? "timeout" : "smtp-failed");
+		return -1;
+	}
+	mts_strlcpy(s->error, tls_error, sizeof(s->error));
+	s->d.action = RELAY_ALLOW_PLAINTEXT;
+	s->d.tls = "failed-retried-plain";
+	return 0;
+}
+
 /* --- the allowed session ----------------------------------------------------- */
 
 /* The per-recipient check's view of the connection (filter.h): what
@@ -427,7 +535,8 @@ static struct relay_filter *new_filter(struct session *s, SSL *ssl)
 	c.greeting_len = s->smtp_res.greeting.len;
 	c.conn.starttls_offered = s->facts.starttls_offered;
 	c.conn.starttls_accepted = s->facts.starttls_accepted;
-	c.conn.tls = ssl != NULL ? s->tls.state : RELAY_TLS_NOT_TRIED;
+	c.conn.tls = ssl != NULL ? s->tls.state :
+		     s->retried_plain ? RELAY_TLS_FAILED : RELAY_TLS_NOT_TRIED;
 	c.conn.chain = s->tls.chain;
 	c.conn.mx = s->mx;
 	c.conn.mx_name = s->mx != NULL ? s->tls.name : RELAY_NAME_UNCHECKED;
@@ -464,13 +573,14 @@ static void relay_bytes(struct session *s)
 	mts_log(MTS_LOG_INFO,
 		"session end domain=%s ip=%s port=%u to_server=%llu "
 		"to_app=%llu closed_by=%s commands=%llu rcpt_allowed=%u "
-		"rcpt_deferred=%u local_replies=%llu max_pipelined=%zu",
+		"rcpt_deferred=%u local_replies=%llu max_pipelined=%zu "
+		"mail_held=%u mail_sent=%u",
 		mts_log_kv_value(s->domain, q, sizeof(q)), s->h->dest,
 		(unsigned)s->h->port, (unsigned long long)st.to_server,
 		(unsigned long long)st.to_app, st.closed_by,
 		(unsigned long long)fs.commands, fs.rcpt_allowed,
 		fs.rcpt_deferred, (unsigned long long)fs.local_replies,
-		fs.max_in_flight);
+		fs.max_in_flight, fs.mail_held, fs.mail_released);
 }
 
 static void allow(struct session *s)
@@ -551,6 +661,8 @@ static void run(struct session *s)
 		return;
 	decide(s, RELAY_STAGE_NEGOTIATED);
 	s->decided = 1;
+	if (plain_retry_allowed(s) && retry_plain(s) < 0)
+		return;
 	switch (s->d.action) {
 	case RELAY_ALLOW_TLS_VERIFIED:
 	case RELAY_ALLOW_TLS_UNVERIFIED:

@@ -87,6 +87,7 @@ static void q_push(struct relay_ss *ss, enum relay_ss_verb verb, int sync,
 	e->verb = (uint8_t)verb;
 	e->sync = (uint8_t)(sync != 0);
 	e->local = text != NULL;
+	e->hidden = 0;
 	e->text_len = 0;
 	if (text != NULL) {
 		memcpy(e->text, text, text_len);
@@ -366,8 +367,7 @@ static void command_settled(struct relay_ss *ss, int forwarded)
 	case RELAY_SS_MAIL:
 	case RELAY_SS_RSET:
 	case RELAY_SS_EHLO:
-		if (forwarded)
-			txn_reset(ss);
+		txn_reset(ss);	/* answered here too: a held MAIL */
 		break;
 	case RELAY_SS_RCPT:
 		if (forwarded)
@@ -508,4 +508,21 @@ void relay_ss_local_done(struct relay_ss *ss)
 {
 	if (ss->q_count > 0 && q_at(ss, 0)->local)
 		q_pop(ss);
+}
+
+int relay_ss_forward_hidden(struct relay_ss *ss, enum relay_ss_verb verb)
+{
+	/* Room for the command it goes ahead of, as well. */
+	if (ss->q_count + 2 > RELAY_SS_QUEUE)
+		return -1;
+	q_push(ss, verb, 0, NULL, 0);
+	q_at(ss, ss->q_count - 1)->hidden = 1;
+	return 0;
+}
+
+int relay_ss_hidden_due(const struct relay_ss *ss)
+{
+	if (ss->q_count == 0 || (ss->in_reply && ss->reply_unsolicited))
+		return 0;
+	return ss->queue[ss->q_head].hidden;
 }

@@ -65,6 +65,13 @@
  *	- At most RELAY_SS_QUEUE commands wait for replies; beyond that the
  *	  client is BLOCKED until replies arrive.
  *
+ *	Hidden commands: the relay may send a command of its own
+ *	(relay_ss_forward_hidden: the MAIL it held, filter.h) just before
+ *	the current one; relay_ss_hidden_due() then says the next reply is
+ *	that command's, and the caller consumes it instead of passing it on.
+ *	A MAIL, RSET or EHLO answered here starts a transaction like one
+ *	forwarded.
+ *
  *	The command verb of a SASL continuation line is RELAY_SS_CONT: its
  *	text is a secret and must not be logged or parsed.
  */
@@ -123,6 +130,8 @@ struct relay_ss_entry {
 	uint8_t verb;			/* enum relay_ss_verb */
 	uint8_t local;			/* answered here: text */
 	uint8_t sync;			/* the client waits for this reply */
+	uint8_t hidden;			/* sent by the relay: the reply is
+					 * the relay's, never the app's */
 	uint16_t text_len;
 	char text[RELAY_SS_LOCAL_MAX];
 };
@@ -176,5 +185,12 @@ int relay_ss_local(const struct relay_ss *ss, const char **text, size_t *len);
 void relay_ss_local_done(struct relay_ss *ss);
 
 const char *relay_ss_verb_name(enum relay_ss_verb v);
+
+/* A command the relay sends on its own (a held MAIL, filter.c), before
+ * the current command is forwarded: its reply is consumed by the relay.
+ * 0, -1 when the queue has no room for it and the command after it. */
+int relay_ss_forward_hidden(struct relay_ss *ss, enum relay_ss_verb verb);
+/* 1 when the next server reply answers such a hidden command. */
+int relay_ss_hidden_due(const struct relay_ss *ss);
 
 #endif

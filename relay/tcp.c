@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -133,4 +134,64 @@ int relay_tcp_connect_finish(int fd, int64_t deadline)
 	if (err != 0)
 		return -err;
 	return 0;
+}
+
+/* Binds fresh to local's address with port 0; a wildcard stays unbound. */
+static int bind_local_ip(int fd, const struct sockaddr_storage *local,
+			 socklen_t local_len)
+{
+	struct sockaddr_storage a;
+	int one = 1;
+
+	if (local_len == 0 || local_len > sizeof(a))
+		return 0;
+	memcpy(&a, local, local_len);
+	if (a.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&a;
+
+		if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+			return 0;
+		sin->sin_port = 0;
+	} else if (a.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a;
+
+		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+			return 0;
+		sin6->sin6_port = 0;
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	/* The port is chosen at connect(), per destination: no exhaustion
+	 * of the ephemeral range by bound-but-unconnected sockets. */
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+			 sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a, local_len) < 0)
+		return -errno;
+	return 0;
+}
+
+int relay_tcp_reopen(int fd, const struct sockaddr_storage *local,
+		     socklen_t local_len, const struct relay_dest *d)
+{
+	int family = socket_family(fd), fresh, rc, fdflags;
+
+	if (family < 0)
+		return family;
+	if ((fdflags = fcntl(fd, F_GETFD)) < 0)
+		return -errno;
+	fresh = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fresh < 0)
+		return -errno;
+	if ((rc = bind_local_ip(fresh, local, local_len)) < 0)
+		goto fail;
+	/* Same fd number: everything that holds tcp_fd stays right. */
+	if (dup3(fresh, fd, (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	close(fresh);
+	return relay_tcp_connect_start(fd, d);
+fail:
+	close(fresh);
+	return rc;
 }

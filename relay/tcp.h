@@ -15,6 +15,15 @@
  *	deadline. Both return 0 or -errno with the errno the real connect()
  *	reported (ECONNREFUSED, ENETUNREACH, EHOSTUNREACH...) or ETIMEDOUT
  *	when the deadline passed first.
+ *
+ *	relay_tcp_reopen() replaces fd (same number, same family) with a
+ *	fresh socket bound to the first leg's local address (port 0: only
+ *	the IP the application chose or the kernel picked carries over) and
+ *	starts its connect() to d; finish it with relay_tcp_connect_finish().
+ *	It is the plaintext retry after a failed TLS handshake (session.c):
+ *	the first socket is dead then, and a TCP socket connects only once.
+ *	Socket options the application set on its own socket are lost.
+ *	0 or -errno.
  */
 #ifndef RELAY_TCP_H
 #define RELAY_TCP_H
@@ -33,5 +42,7 @@ int relay_dest_parse(int fd, const char *text, unsigned short port,
 		     struct relay_dest *out);
 int relay_tcp_connect_start(int fd, const struct relay_dest *d);
 int relay_tcp_connect_finish(int fd, int64_t deadline);
+int relay_tcp_reopen(int fd, const struct sockaddr_storage *local,
+		     socklen_t local_len, const struct relay_dest *d);
 
 #endif

@@ -4,7 +4,8 @@
 # which rogue.test's enforce policy does not list. The connection's domain
 # is unknown (fallback: TLS, verified and recorded), so the connection is
 # made; the RCPT is judged on its own: deferred with 450 4.7.5, and the
-# receiver never gets it (nor a message).
+# receiver never gets it (nor a message, nor the envelope sender: MAIL is
+# held by the relay until a recipient is allowed, docs/RCPT.md).
 set -euo pipefail
 . "$(dirname "$0")/../world/lib.sh"
 . "$(dirname "$0")/relay_lib.sh"
@@ -25,6 +26,10 @@ assert_rcpt rogue.test verdict=defer policy=enforce mx=rogue.good.test \
 	reason=validation-failure detail=mx-not-listed
 assert_eq "$(smtp_count rogue.good.test message)" 0 "messages at the rogue MX"
 assert_eq "$(smtp_count rogue.good.test connect)" 1 "connections to the rogue MX"
+end=$(relay_log_since | grep 'session end' | tail -n 1)
+assert_contains "$end" "mail_held=1 mail_sent=0" "MAIL never sent to the rogue MX"
+assert_contains "$(relay_log_since)" "MAIL held until a recipient is allowed"
+assert_not_contains "$(relay_log_since)" "held MAIL sent" "relay log"
 
 # A recipient of a domain whose policy lists the rogue MX's certificate
 # name would pass; here a second recipient in good.test (which lists only
@@ -40,3 +45,5 @@ assert_rcpt good.test verdict=defer detail=mx-not-listed
 assert_rcpt '\[127.0.2.3\]' verdict=allow policy=no-policy detail=domain-literal
 msg=$(smtp_message rogue.good.test)
 assert_eq "$(json_get 'd["rcpt"]' "$msg")" '["w@[127.0.2.3]"]' "recipients at the rogue MX"
+assert_eq "$(json_get 'd["mail_from"]' "$msg")" s@sender.test "the held MAIL, sent for w@"
+assert_contains "$(relay_log_since | grep 'session end')" "mail_held=1 mail_sent=1"

@@ -17,6 +17,8 @@
 #    to the rogue MX; its per-recipient check then looks up rogue.test's
 #    policy at RCPT TO and answers 450 4.7.5 itself: no RCPT and no
 #    message reach the rogue MX, but it does see a connection (and TLS).
+#    Nor does the envelope sender: MAIL is held by the relay (answered
+#    250 here) until a recipient is allowed, and none was.
 #    swaks exits 24 (RCPT failed).
 # 4. No --domain, --to u@good.test: fallback at connect, the recipient's
 #    enforce policy allows mx1 at RCPT: delivered over TLS.
@@ -97,6 +99,13 @@ done
 assert_eq "$(smtp_count rogue.good.test connect)" 1 "connections to the rogue MX"
 assert_eq "$(smtp_count rogue.good.test message)" 0 "messages at the rogue MX"
 assert_not_contains "$(smtp_log rogue.good.test)" "u@rogue.test" "rogue MX log (the RCPT)"
+assert_contains "$OUT" "250 2.1.0 Sender OK (held by MTA-STS relay)" "MAIL answered by the relay"
+end=$(relay_log_since | grep 'session end' | tail -n 1)
+assert_eq "$(kv mail_held "$end")" 1 "MAIL held"
+assert_eq "$(kv mail_sent "$end")" 0 "MAIL never sent to the rogue MX"
+# Only "EHLO client.world.test" and "QUIT" (24 + 6 octets) reached the
+# rogue MX: no MAIL FROM.
+assert_eq "$(kv to_server "$end")" 30 "octets to the rogue MX"
 assert_untouched mx1.good.test
 
 # --- 4. no --domain, good.test: fallback at connect, allowed at RCPT -----
@@ -110,3 +119,5 @@ line=$(rcpt_line)
 assert_eq "$(kv rcpt_domain "$line")" good.test "rcpt line rcpt_domain"
 assert_eq "$(kv policy "$line")" enforce "rcpt line policy"
 assert_eq "$(kv verdict "$line")" allow "rcpt line verdict"
+end=$(relay_log_since | grep 'session end' | tail -n 1)
+assert_eq "$(kv mail_sent "$end")" 1 "held MAIL sent before the allowed RCPT"

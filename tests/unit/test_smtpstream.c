@@ -544,6 +544,62 @@ START_TEST(bdat_syntax)
 }
 END_TEST
 
+/* A command the relay sends on its own (the held MAIL of filter.c): its
+ * reply is due first and is flagged, the command after it is paired with
+ * the next reply; it needs room for itself and the command after it. */
+START_TEST(hidden_command)
+{
+	struct relay_ss *ss = calloc(1, sizeof(*ss));
+	static const char rcpt[] = "RCPT TO:<a@b.test>\r\n";
+	static const char replies[] = "250 mail\r\n250 rcpt\r\n";
+	size_t used = 0;
+
+	ck_assert_ptr_nonnull(ss);
+	relay_ss_init(ss);
+	ck_assert_int_eq(relay_ss_hidden_due(ss), 0);
+	ck_assert_int_eq(relay_ss_client(ss, rcpt, sizeof(rcpt) - 1, &used),
+			 RELAY_SS_COMMAND);
+	ck_assert_int_eq(relay_ss_forward_hidden(ss, RELAY_SS_MAIL), 0);
+	ck_assert_int_eq(relay_ss_forward(ss), 0);
+	ck_assert_uint_eq(ss->q_count, 2);
+	ck_assert_int_eq(relay_ss_hidden_due(ss), 1);
+	used = relay_ss_server(ss, replies, sizeof(replies) - 1);
+	ck_assert_uint_eq(used, 10);		/* "250 mail\r\n" only */
+	ck_assert_int_eq(relay_ss_hidden_due(ss), 0);
+	ck_assert_uint_eq(ss->txn_rcpt_forwarded, 1);
+	used = relay_ss_server(ss, replies + 10, sizeof(replies) - 11);
+	ck_assert_uint_eq(used, 10);
+	ck_assert_uint_eq(ss->q_count, 0);
+	/* No room for a hidden command and the one after it. */
+	ss->q_count = RELAY_SS_QUEUE - 1;
+	ck_assert_int_eq(relay_ss_forward_hidden(ss, RELAY_SS_MAIL), -1);
+	ss->q_count = RELAY_SS_QUEUE - 2;
+	ck_assert_int_eq(relay_ss_forward_hidden(ss, RELAY_SS_MAIL), 0);
+	free(ss);
+}
+END_TEST
+
+/* A MAIL answered here (held) starts a transaction like one forwarded:
+ * the recipients deferred before it do not count for the DATA after. */
+START_TEST(local_mail_starts_transaction)
+{
+	struct relay_ss *ss = calloc(1, sizeof(*ss));
+	static const char mail[] = "MAIL FROM:<s@b.test>\r\n";
+	size_t used = 0;
+
+	ck_assert_ptr_nonnull(ss);
+	relay_ss_init(ss);
+	ss->txn_rcpt_local = 3;
+	ss->txn_rcpt_forwarded = 1;
+	ck_assert_int_eq(relay_ss_client(ss, mail, sizeof(mail) - 1, &used),
+			 RELAY_SS_COMMAND);
+	ck_assert_int_eq(relay_ss_answer(ss, "250 held\r\n"), 0);
+	ck_assert_uint_eq(ss->txn_rcpt_local, 0);
+	ck_assert_uint_eq(ss->txn_rcpt_forwarded, 0);
+	free(ss);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("smtpstream");
@@ -567,6 +623,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, queue_full_blocks, 0, NSTEPS);
 	tcase_add_loop_test(t, random_pieces, 0, 20);
 	tcase_add_test(t, bdat_syntax);
+	tcase_add_test(t, hidden_command);
+	tcase_add_test(t, local_mail_starts_transaction);
 	suite_add_tcase(s, t);
 	return s;
 }
