@@ -152,3 +152,15 @@ size_t mts_strlcpy(char *dst, const char *src, size_t size)
 	}
 	return n;
 }
+
+int mts_errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}

@@ -66,4 +66,10 @@ void mts_strlist_free(struct mts_strlist *l);
  * size > 0. Returns strlen(src), so a result >= size means truncation. */
 size_t mts_strlcpy(char *dst, const char *src, size_t size);
 
+/* Formats an error message into err[errlen] (nothing when err is NULL or
+ * errlen 0; cut to fit) and returns -1, so that an error path reads
+ * "return mts_errorf(err, errlen, "...", ...);". */
+int mts_errorf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

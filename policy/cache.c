@@ -47,7 +47,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,21 +65,6 @@
 #define CACHE_REASON_MAX ENTRY_FIELD_MAX(failed_reason)
 #define CACHE_DOMAIN_MAX ENTRY_FIELD_MAX(domain)
 #define SHOW_MAX 80
-
-static int cache_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int cache_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* A printable, bounded copy of an untrusted name for messages. */
 static const char *show(const char *s, char out[SHOW_MAX + 4])
@@ -140,8 +124,8 @@ static int check_domain(const char *domain, char *err, size_t errlen)
 
 	if (reason == NULL)
 		return 0;
-	return cache_error(err, errlen, "invalid domain name \"%s\" for the "
-			   "cache: it %s", show(domain, shown), reason);
+	return mts_errorf(err, errlen, "invalid domain name \"%s\" for the "
+			  "cache: it %s", show(domain, shown), reason);
 }
 
 /* "" or 1-32 letters and digits (RFC 8461 sts-id). */
@@ -229,8 +213,8 @@ static int check_parents(const char *path, char *err, size_t errlen)
 	int rc = 0;
 
 	if (mts_strlcpy(parent, path, sizeof(parent)) >= sizeof(parent))
-		return cache_error(err, errlen, "cache directory path is too "
-				   "long");
+		return mts_errorf(err, errlen, "cache directory path is too "
+				  "long");
 	slash = strrchr(parent, '/');
 	if (slash == NULL)
 		mts_strlcpy(parent, ".", sizeof(parent));
@@ -240,22 +224,22 @@ static int check_parents(const char *path, char *err, size_t errlen)
 		*slash = '\0';
 	resolved = realpath(parent, NULL);
 	if (resolved == NULL)
-		return cache_error(err, errlen, "cache directory %s: cannot "
-				   "resolve %s: %s", path, parent,
-				   strerror(errno));
+		return mts_errorf(err, errlen, "cache directory %s: cannot "
+				  "resolve %s: %s", path, parent,
+				  strerror(errno));
 	for (;;) {
 		if (stat(resolved, &st) < 0) {
-			rc = cache_error(err, errlen, "cache directory %s: "
-					 "cannot check %s: %s", path, resolved,
-					 strerror(errno));
+			rc = mts_errorf(err, errlen, "cache directory %s: "
+					"cannot check %s: %s", path, resolved,
+					strerror(errno));
 			break;
 		}
 		if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
-			rc = cache_error(err, errlen, "cache directory %s is "
-					 "inside %s, which is writable by "
-					 "others (mode %04o): refusing to use "
-					 "it", path, resolved,
-					 (unsigned)(st.st_mode & 07777));
+			rc = mts_errorf(err, errlen, "cache directory %s is "
+					"inside %s, which is writable by "
+					"others (mode %04o): refusing to use "
+					"it", path, resolved,
+					(unsigned)(st.st_mode & 07777));
 			break;
 		}
 		slash = strrchr(resolved, '/');
@@ -313,38 +297,38 @@ int mts_cache_dir_check(const char *dir, char *err, size_t errlen)
 	size_t len;
 
 	if (dir == NULL || dir[0] == '\0')
-		return cache_error(err, errlen, "cache directory is not set");
+		return mts_errorf(err, errlen, "cache directory is not set");
 	len = mts_strlcpy(path, dir, sizeof(path));
 	if (len >= sizeof(path))
-		return cache_error(err, errlen, "cache directory path is too "
-				   "long");
+		return mts_errorf(err, errlen, "cache directory path is too "
+				  "long");
 	while (len > 1 && path[len - 1] == '/')
 		path[--len] = '\0';	/* "dir/" would follow a symlink */
 
 	if (lstat(path, &st) < 0) {
 		if (errno != ENOENT || make_dirs(path) < 0 ||
 		    lstat(path, &st) < 0)
-			return cache_error(err, errlen, "cannot create cache "
-					   "directory %s: %s", path,
-					   strerror(errno));
+			return mts_errorf(err, errlen, "cannot create cache "
+					  "directory %s: %s", path,
+					  strerror(errno));
 	}
 	if (S_ISLNK(st.st_mode))
-		return cache_error(err, errlen, "cache directory %s is a "
-				   "symbolic link: refusing to use it", path);
+		return mts_errorf(err, errlen, "cache directory %s is a "
+				  "symbolic link: refusing to use it", path);
 	if (!S_ISDIR(st.st_mode))
-		return cache_error(err, errlen, "cache directory %s is not a "
-				   "directory", path);
+		return mts_errorf(err, errlen, "cache directory %s is not a "
+				  "directory", path);
 	if (st.st_uid != geteuid() && st.st_uid != 0)
-		return cache_error(err, errlen, "cache directory %s is owned "
-				   "by uid %lu, not by uid %lu or root: "
-				   "refusing to use it", path,
-				   (unsigned long)st.st_uid,
-				   (unsigned long)geteuid());
+		return mts_errorf(err, errlen, "cache directory %s is owned "
+				  "by uid %lu, not by uid %lu or root: "
+				  "refusing to use it", path,
+				  (unsigned long)st.st_uid,
+				  (unsigned long)geteuid());
 	if ((who = writable_by(st.st_mode)) != NULL)
-		return cache_error(err, errlen, "cache directory %s is "
-				   "writable by %s (mode %04o): refusing to "
-				   "use it", path, who,
-				   (unsigned)(st.st_mode & 07777));
+		return mts_errorf(err, errlen, "cache directory %s is "
+				  "writable by %s (mode %04o): refusing to "
+				  "use it", path, who,
+				  (unsigned)(st.st_mode & 07777));
 	if (parents_known_ok(path, &st))
 		return 0;
 	if (check_parents(path, err, errlen) < 0)
@@ -499,33 +483,33 @@ static int open_cache_file(const char *path, struct stat *st,
 		if (errno == ENOENT)
 			return -2;
 		if (errno == ELOOP)
-			return cache_error(err, errlen, "cache file %s is a "
-					   "symbolic link: refusing to use it",
-					   path);
-		return cache_error(err, errlen, "cannot open cache file %s: %s",
-				   path, strerror(errno));
+			return mts_errorf(err, errlen, "cache file %s is a "
+					  "symbolic link: refusing to use it",
+					  path);
+		return mts_errorf(err, errlen, "cannot open cache file %s: %s",
+				  path, strerror(errno));
 	}
 	if (fstat(fd, st) < 0) {
-		cache_error(err, errlen, "cannot stat cache file %s: %s", path,
-			    strerror(errno));
+		mts_errorf(err, errlen, "cannot stat cache file %s: %s", path,
+			   strerror(errno));
 		goto refuse;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		cache_error(err, errlen, "cache file %s is not a regular file: "
-			    "refusing to use it", path);
+		mts_errorf(err, errlen, "cache file %s is not a regular file: "
+			   "refusing to use it", path);
 		goto refuse;
 	}
 	if (st->st_uid != geteuid() && st->st_uid != 0) {
-		cache_error(err, errlen, "cache file %s is owned by uid %lu, "
-			    "not by uid %lu or root: refusing to use it", path,
-			    (unsigned long)st->st_uid,
-			    (unsigned long)geteuid());
+		mts_errorf(err, errlen, "cache file %s is owned by uid %lu, "
+			   "not by uid %lu or root: refusing to use it", path,
+			   (unsigned long)st->st_uid,
+			   (unsigned long)geteuid());
 		goto refuse;
 	}
 	if ((who = writable_by(st->st_mode)) != NULL) {
-		cache_error(err, errlen, "cache file %s is writable by %s "
-			    "(mode %04o): refusing to use it", path, who,
-			    (unsigned)(st->st_mode & 07777));
+		mts_errorf(err, errlen, "cache file %s is writable by %s "
+			   "(mode %04o): refusing to use it", path, who,
+			   (unsigned)(st->st_mode & 07777));
 		goto refuse;
 	}
 	return fd;
@@ -568,8 +552,8 @@ int mts_cache_load(const char *dir, const char *domain,
 	if (check_domain(domain, err, errlen) < 0)
 		return -1;
 	if (build_path(path, sizeof(path), dir, "", domain, "") < 0)
-		return cache_error(err, errlen, "cache path for %s is too long",
-				   domain);
+		return mts_errorf(err, errlen, "cache path for %s is too long",
+				  domain);
 	fd = open_cache_file(path, &st, err, errlen);
 	if (fd == -2)
 		return 1;
@@ -582,12 +566,12 @@ int mts_cache_load(const char *dir, const char *domain,
 	/* One byte more than allowed, to notice a file that grew. */
 	data = malloc(CACHE_FILE_MAX + 1);
 	if (data == NULL) {
-		cache_error(err, errlen, "out of memory reading %s", path);
+		mts_errorf(err, errlen, "out of memory reading %s", path);
 		goto out;
 	}
 	if (read_bounded(fd, data, CACHE_FILE_MAX + 1, &size) < 0) {
-		cache_error(err, errlen, "cannot read cache file %s: %s", path,
-			    strerror(errno));
+		mts_errorf(err, errlen, "cannot read cache file %s: %s", path,
+			   strerror(errno));
 		goto out;
 	}
 	if (size > CACHE_FILE_MAX) {
@@ -651,21 +635,21 @@ static int check_entry(const struct mts_cache_entry *e, char *err,
 	if (check_domain(e->domain, err, errlen) < 0)
 		return -1;
 	if (!id_valid(e->id) || !id_valid(e->failed_id))
-		return cache_error(err, errlen, "cache entry for %s has an "
-				   "invalid id", e->domain);
+		return mts_errorf(err, errlen, "cache entry for %s has an "
+				  "invalid id", e->domain);
 	if (e->fetched_at < 0 || e->expires_at < 0 || e->failed_at < 0)
-		return cache_error(err, errlen, "cache entry for %s has a "
-				   "negative time", e->domain);
+		return mts_errorf(err, errlen, "cache entry for %s has a "
+				  "negative time", e->domain);
 	if (e->text.len > MTS_POLICY_MAX_BYTES)
-		return cache_error(err, errlen, "cache entry for %s: policy "
-				   "text longer than %d bytes", e->domain,
-				   MTS_POLICY_MAX_BYTES);
+		return mts_errorf(err, errlen, "cache entry for %s: policy "
+				  "text longer than %d bytes", e->domain,
+				  MTS_POLICY_MAX_BYTES);
 	if (e->text.len == 0)
 		return 0;
 	if (mts_policy_parse(e->text.data, e->text.len, &policy, &diag) < 0)
-		return cache_error(err, errlen, "cache entry for %s: policy "
-				   "text does not parse (%s)", e->domain,
-				   mts_diag_first(&diag, first, sizeof(first)));
+		return mts_errorf(err, errlen, "cache entry for %s: policy "
+				  "text does not parse (%s)", e->domain,
+				  mts_diag_first(&diag, first, sizeof(first)));
 	mts_policy_free(&policy);
 	return 0;
 }
@@ -696,34 +680,34 @@ int mts_cache_store(const char *dir, const struct mts_cache_entry *e,
 		return -1;
 	if (build_path(path, sizeof(path), dir, "", e->domain, "") < 0 ||
 	    build_path(tmp, sizeof(tmp), dir, ".", e->domain, ".XXXXXX") < 0)
-		return cache_error(err, errlen, "cache path for %s is too long",
-				   e->domain);
+		return mts_errorf(err, errlen, "cache path for %s is too long",
+				  e->domain);
 	if (format_entry(e, &content) < 0)
-		return cache_error(err, errlen, "out of memory");
+		return mts_errorf(err, errlen, "out of memory");
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		cache_error(err, errlen, "cannot create a temporary file in "
-			    "%s: %s", dir, strerror(errno));
+		mts_errorf(err, errlen, "cannot create a temporary file in "
+			   "%s: %s", dir, strerror(errno));
 		tmp[0] = '\0';
 		goto out;
 	}
 	if (fchmod(fd, 0600) < 0 ||
 	    write_all(fd, content.data, content.len) < 0 ||
 	    fsync(fd) < 0) {
-		cache_error(err, errlen, "cannot write %s: %s", tmp,
-			    strerror(errno));
+		mts_errorf(err, errlen, "cannot write %s: %s", tmp,
+			   strerror(errno));
 		goto out;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		cache_error(err, errlen, "cannot write %s: %s", tmp,
-			    strerror(errno));
+		mts_errorf(err, errlen, "cannot write %s: %s", tmp,
+			   strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) < 0) {
-		cache_error(err, errlen, "cannot rename %s to %s: %s", tmp,
-			    path, strerror(errno));
+		mts_errorf(err, errlen, "cannot rename %s to %s: %s", tmp,
+			   path, strerror(errno));
 		goto out;
 	}
 	tmp[0] = '\0';		/* it is the cache file now */
@@ -745,14 +729,14 @@ int mts_cache_remove(const char *dir, const char *domain,
 	if (check_domain(domain, err, errlen) < 0)
 		return -1;
 	if (build_path(path, sizeof(path), dir, "", domain, "") < 0)
-		return cache_error(err, errlen, "cache path for %s is too long",
-				   domain);
+		return mts_errorf(err, errlen, "cache path for %s is too long",
+				  domain);
 	if (unlink(path) == 0)
 		return 0;
 	if (errno == ENOENT)
 		return 1;
-	return cache_error(err, errlen, "cannot remove %s: %s", path,
-			   strerror(errno));
+	return mts_errorf(err, errlen, "cannot remove %s: %s", path,
+			  strerror(errno));
 }
 
 static int compare_names(const void *a, const void *b)
@@ -773,8 +757,8 @@ int mts_cache_list(const char *dir, struct mts_strlist *out,
 	if (d == NULL) {
 		if (errno == ENOENT)
 			return 0;	/* no directory yet: nothing cached */
-		return cache_error(err, errlen, "cannot read cache directory "
-				   "%s: %s", dir, strerror(errno));
+		return mts_errorf(err, errlen, "cannot read cache directory "
+				  "%s: %s", dir, strerror(errno));
 	}
 	for (;;) {
 		errno = 0;
@@ -788,13 +772,13 @@ int mts_cache_list(const char *dir, struct mts_strlist *out,
 			    AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (mts_strlist_add(&found, de->d_name) < 0) {
-			cache_error(err, errlen, "out of memory");
+			mts_errorf(err, errlen, "out of memory");
 			goto out;
 		}
 	}
 	if (errno != 0) {
-		cache_error(err, errlen, "cannot read cache directory %s: %s",
-			    dir, strerror(errno));
+		mts_errorf(err, errlen, "cannot read cache directory %s: %s",
+			   dir, strerror(errno));
 		goto out;
 	}
 	if (found.count > 1)
@@ -802,7 +786,7 @@ int mts_cache_list(const char *dir, struct mts_strlist *out,
 		      compare_names);
 	for (size_t i = 0; i < found.count; i++) {
 		if (mts_strlist_add(out, found.item[i]) < 0) {
-			cache_error(err, errlen, "out of memory");
+			mts_errorf(err, errlen, "out of memory");
 			goto out;
 		}
 	}

@@ -39,7 +39,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,21 +59,6 @@
 #define DEFAULT_TIMEOUT_S 60
 
 extern char **environ;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static unsigned timeout_s(const struct mts_config *cfg)
 {
@@ -229,27 +213,27 @@ int mts_deliver_opts_load(struct mts_deliver_opts *o,
 	if (smtp != NULL && smtp[0] != '\0' &&
 	    parse_hostport(smtp, o->smtp_host, sizeof(o->smtp_host),
 			   &o->smtp_port) < 0)
-		return fail(err, errlen, "MTASTS_REPORT_SMTP: \"%.80s\" is not "
-			    "host[:port]", smtp);
+		return mts_errorf(err, errlen, "MTASTS_REPORT_SMTP: \"%.80s\" is not "
+				  "host[:port]", smtp);
 	if (sendmail != NULL && sendmail[0] != '\0') {
 		if (sendmail[0] != '/' ||
 		    mts_strlcpy(o->sendmail, sendmail, sizeof(o->sendmail)) >=
 		    sizeof(o->sendmail))
-			return fail(err, errlen, "MTASTS_REPORT_SENDMAIL: must "
-				    "be an absolute path");
+			return mts_errorf(err, errlen, "MTASTS_REPORT_SENDMAIL: must "
+					  "be an absolute path");
 	} else {
 		mts_strlcpy(o->sendmail, DEFAULT_SENDMAIL, sizeof(o->sendmail));
 	}
 	if (from != NULL && from[0] != '\0') {
 		if (mts_strlcpy(o->from, from, sizeof(o->from)) >=
 		    sizeof(o->from) || !address_ok(o->from))
-			return fail(err, errlen, "MTASTS_REPORT_FROM: \"%.80s\" "
-				    "is not an address local@domain", from);
+			return mts_errorf(err, errlen, "MTASTS_REPORT_FROM: \"%.80s\" "
+					  "is not an address local@domain", from);
 	} else if (snprintf(o->from, sizeof(o->from), "noreply-tlsrpt@%s",
 			    submitter) >= (int)sizeof(o->from) ||
 		   !address_ok(o->from)) {
-		return fail(err, errlen, "cannot make a sender address from "
-			    "the submitter \"%.80s\"", submitter);
+		return mts_errorf(err, errlen, "cannot make a sender address from "
+				  "the submitter \"%.80s\"", submitter);
 	}
 	mts_strlcpy(o->ehlo, cfg && cfg->ehlo_name[0] ? cfg->ehlo_name
 						      : submitter,
@@ -271,17 +255,17 @@ enum mts_dns_status mts_deliver_rua_lookup(const struct mts_config *cfg,
 
 	if (snprintf(name, sizeof(name), "_smtp._tls.%s", domain) >=
 	    (int)sizeof(name)) {
-		fail(err, errlen, "domain name too long");
+		mts_errorf(err, errlen, "domain name too long");
 		return MTS_DNS_NOTFOUND;
 	}
 	st = mts_dns_txt(cfg, name, DNS_TIMEOUT_MS, &txt, err, errlen);
 	if (st == MTS_DNS_NOTFOUND)
-		fail(err, errlen, "no TXT record at %s", name);
+		mts_errorf(err, errlen, "no TXT record at %s", name);
 	if (st != MTS_DNS_OK)
 		goto out;
 	why = mts_tlsrpt_txt_select(txt.rec.item, txt.len, txt.rec.count, rua);
 	if (why != NULL) {
-		fail(err, errlen, "%s: %s", name, why);
+		mts_errorf(err, errlen, "%s: %s", name, why);
 		mts_strlist_free(rua);
 		st = MTS_DNS_NOTFOUND;
 	}
@@ -311,7 +295,7 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *arg)
 #define SETOPT(h, opt, val) \
 	do { \
 		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) { \
-			fail(err, errlen, "libcurl: cannot set %s", #opt); \
+			mts_errorf(err, errlen, "libcurl: cannot set %s", #opt); \
 			goto out; \
 		} \
 	} while (0)
@@ -358,7 +342,7 @@ static enum mts_deliver_status post_https(const struct mts_config *cfg,
 	CURLcode rc;
 
 	if (u == NULL) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (curl_url_set(u, CURLUPART_URL, uri, 0) != CURLUE_OK ||
@@ -367,19 +351,19 @@ static enum mts_deliver_status post_https(const struct mts_config *cfg,
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
 	    CURLUE_OK) {
-		fail(err, errlen, "not a usable https URL");
+		mts_errorf(err, errlen, "not a usable https URL");
 		st = MTS_DELIVER_PERMFAIL;
 		goto out;
 	}
 	if (!is_ip_literal(host)) {
 		if (mts_dns_addrs(cfg, host, DNS_TIMEOUT_MS, &addrs, why,
 				  sizeof(why)) != MTS_DNS_OK) {
-			fail(err, errlen, "resolve %s: %s", host, why);
+			mts_errorf(err, errlen, "resolve %s: %s", host, why);
 			goto out;
 		}
 		if (pin_entry(host, strtol(port, NULL, 10), &addrs, &pin) < 0 ||
 		    (resolve = curl_slist_append(NULL, pin.data)) == NULL) {
-			fail(err, errlen, "out of memory");
+			mts_errorf(err, errlen, "out of memory");
 			goto out;
 		}
 	}
@@ -387,7 +371,7 @@ static enum mts_deliver_status post_https(const struct mts_config *cfg,
 	if (headers == NULL ||
 	    (headers = curl_slist_append(headers, "Expect:")) == NULL ||
 	    (h = curl_easy_init()) == NULL) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -417,12 +401,12 @@ static enum mts_deliver_status post_https(const struct mts_config *cfg,
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && status != 0)) {
-		fail(err, errlen, "POST %s: %s", host,
-		     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		mts_errorf(err, errlen, "POST %s: %s", host,
+			   errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	if (status < 200 || status > 299) {
-		fail(err, errlen, "POST %s: HTTP status %ld", host, status);
+		mts_errorf(err, errlen, "POST %s: HTTP status %ld", host, status);
 		goto out;
 	}
 	st = MTS_DELIVER_OK;
@@ -574,12 +558,12 @@ int mts_deliver_build_mail(const struct mts_deliver_opts *o, const char *to,
 	if (!header_safe(r->org) || !header_safe(r->report_id) ||
 	    !header_safe(r->filename) || !header_safe(r->domain) ||
 	    !header_safe(r->submitter) || !address_ok(to))
-		return fail(err, errlen, "report fields unsafe for a mail "
-			    "header");
+		return mts_errorf(err, errlen, "report fields unsafe for a mail "
+				  "header");
 	if (rfc5322_date(r->now, date, sizeof(date)) < 0 ||
 	    random_hex(msgid, 16) < 0 ||
 	    random_hex(boundary + 6, 12) < 0)
-		return fail(err, errlen, "date or random number failure");
+		return mts_errorf(err, errlen, "date or random number failure");
 	memcpy(boundary, "=_tls_", 6);	/* "=_" never occurs in base64 */
 	if (mts_buf_printf(&m, "From: %s\r\nTo: %s\r\n", o->from, to) < 0 ||
 	    subject_field(r, &m) < 0 ||
@@ -598,7 +582,7 @@ int mts_deliver_build_mail(const struct mts_deliver_opts *o, const char *to,
 			   date, msgid, r->submitter, r->domain, r->submitter,
 			   boundary) < 0 ||
 	    mail_body(r, boundary, &m) < 0) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (o->dkim != NULL &&
@@ -606,7 +590,7 @@ int mts_deliver_build_mail(const struct mts_deliver_opts *o, const char *to,
 			  errlen) < 0)
 		goto out;
 	if (mts_buf_append(out, m.data, m.len) < 0) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	rc = 0;
@@ -658,7 +642,7 @@ static enum mts_deliver_status submit_smtp(const struct mts_deliver_opts *o,
 	    mts_buf_printf(&rcpt_s, "<%s>", to) < 0 ||
 	    (rcpt = curl_slist_append(NULL, rcpt_s.data)) == NULL ||
 	    (h = curl_easy_init()) == NULL) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -681,9 +665,9 @@ static enum mts_deliver_status submit_smtp(const struct mts_deliver_opts *o,
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (rc != CURLE_OK) {
-		fail(err, errlen, "SMTP %s:%u: %s (last reply %ld)",
-		     o->smtp_host, o->smtp_port,
-		     errbuf[0] ? errbuf : curl_easy_strerror(rc), code);
+		mts_errorf(err, errlen, "SMTP %s:%u: %s (last reply %ld)",
+			   o->smtp_host, o->smtp_port,
+			   errbuf[0] ? errbuf : curl_easy_strerror(rc), code);
 		goto out;
 	}
 	st = MTS_DELIVER_OK;
@@ -780,7 +764,7 @@ static enum mts_deliver_status run_sendmail(const struct mts_deliver_opts *o,
 	if ((env = mts_deliver_child_env(environ)) == NULL ||
 	    pipe2(pfd, O_CLOEXEC) < 0 ||
 	    posix_spawn_file_actions_init(&fa) != 0) {
-		fail(err, errlen, "sendmail: %s", strerror(errno));
+		mts_errorf(err, errlen, "sendmail: %s", strerror(errno));
 		goto fail_out;
 	}
 	fa_ok = 1;
@@ -789,8 +773,8 @@ static enum mts_deliver_status run_sendmail(const struct mts_deliver_opts *o,
 	    (sp = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null",
 						   O_WRONLY, 0)) != 0 ||
 	    (sp = posix_spawn(&pid, o->sendmail, &fa, NULL, argv, env)) != 0) {
-		fail(err, errlen, "cannot start %s: %s", o->sendmail,
-		     strerror(sp));
+		mts_errorf(err, errlen, "cannot start %s: %s", o->sendmail,
+			   strerror(sp));
 		goto fail_out;
 	}
 	close(pfd[0]);
@@ -806,19 +790,19 @@ static enum mts_deliver_status run_sendmail(const struct mts_deliver_opts *o,
 	posix_spawn_file_actions_destroy(&fa);
 	free(env);
 	if (wait_until(pid, deadline, &status) < 0) {
-		fail(err, errlen, "%s: timed out", o->sendmail);
+		mts_errorf(err, errlen, "%s: timed out", o->sendmail);
 		return MTS_DELIVER_TEMPFAIL;
 	}
 	if (wrote < 0) {
-		fail(err, errlen, "%s did not read the whole message",
-		     o->sendmail);
+		mts_errorf(err, errlen, "%s did not read the whole message",
+			   o->sendmail);
 		return MTS_DELIVER_TEMPFAIL;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fail(err, errlen, "%s failed (%s %d)", o->sendmail,
-		     WIFEXITED(status) ? "exit status" : "signal",
-		     WIFEXITED(status) ? WEXITSTATUS(status)
-				       : WTERMSIG(status));
+		mts_errorf(err, errlen, "%s failed (%s %d)", o->sendmail,
+			   WIFEXITED(status) ? "exit status" : "signal",
+			   WIFEXITED(status) ? WEXITSTATUS(status)
+					     : WTERMSIG(status));
 		return MTS_DELIVER_TEMPFAIL;
 	}
 	return MTS_DELIVER_OK;
@@ -848,11 +832,11 @@ enum mts_deliver_status mts_deliver(const struct mts_deliver_opts *o,
 	if (strncasecmp(uri, "https://", 8) == 0)
 		return post_https(o->cfg, uri, r->gz, r->gzlen, err, errlen);
 	if (strncasecmp(uri, "mailto:", 7) != 0) {
-		fail(err, errlen, "unsupported URI scheme");
+		mts_errorf(err, errlen, "unsupported URI scheme");
 		return MTS_DELIVER_PERMFAIL;
 	}
 	if (mts_deliver_mailto_address(uri, to, sizeof(to)) < 0) {
-		fail(err, errlen, "not a single address in the mailto: URI");
+		mts_errorf(err, errlen, "not a single address in the mailto: URI");
 		return MTS_DELIVER_PERMFAIL;
 	}
 	if (mts_deliver_build_mail(o, to, r, &msg, err, errlen) < 0) {

@@ -26,7 +26,6 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,21 +36,6 @@
 #define DKIM_MIN_BITS 1024
 #define B64_FOLD 72
 #define MAX_FIELDS 256
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static int is_wsp(char c)
 {
@@ -200,30 +184,30 @@ int mts_dkim_init(struct mts_dkim *d, const char *key_path,
 
 	memset(d, 0, sizeof(*d));
 	if ((why = mts_hostname_check(domain)) != NULL)
-		return fail(err, errlen, "MTASTS_REPORT_DKIM_DOMAIN: \"%.80s\" "
-			    "is not a domain name: %s", domain, why);
+		return mts_errorf(err, errlen, "MTASTS_REPORT_DKIM_DOMAIN: \"%.80s\" "
+				  "is not a domain name: %s", domain, why);
 	if (!selector_ok(selector))
-		return fail(err, errlen, "MTASTS_REPORT_DKIM_SELECTOR: "
-			    "\"%.80s\" is not a selector (labels of letters, "
-			    "digits and '-')", selector);
+		return mts_errorf(err, errlen, "MTASTS_REPORT_DKIM_SELECTOR: "
+				  "\"%.80s\" is not a selector (labels of letters, "
+				  "digits and '-')", selector);
 	bio = BIO_new_file(key_path, "r");
 	if (bio == NULL) {
 		ERR_clear_error();
-		return fail(err, errlen, "MTASTS_REPORT_DKIM_KEY: cannot read "
-			    "%.200s", key_path);
+		return mts_errorf(err, errlen, "MTASTS_REPORT_DKIM_KEY: cannot read "
+				  "%.200s", key_path);
 	}
 	d->key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	BIO_free(bio);
 	ERR_clear_error();
 	if (d->key == NULL)
-		return fail(err, errlen, "MTASTS_REPORT_DKIM_KEY: %.200s holds "
-			    "no unencrypted PEM private key", key_path);
+		return mts_errorf(err, errlen, "MTASTS_REPORT_DKIM_KEY: %.200s holds "
+				  "no unencrypted PEM private key", key_path);
 	if (!EVP_PKEY_is_a(d->key, "RSA") ||
 	    EVP_PKEY_get_bits(d->key) < DKIM_MIN_BITS) {
 		mts_dkim_free(d);
-		return fail(err, errlen, "MTASTS_REPORT_DKIM_KEY: %.200s is not "
-			    "an RSA key of at least %d bits (rsa-sha256)",
-			    key_path, DKIM_MIN_BITS);
+		return mts_errorf(err, errlen, "MTASTS_REPORT_DKIM_KEY: %.200s is not "
+				  "an RSA key of at least %d bits (rsa-sha256)",
+				  key_path, DKIM_MIN_BITS);
 	}
 	mts_strlcpy(d->domain, domain, sizeof(d->domain));
 	mts_strlcpy(d->selector, selector, sizeof(d->selector));
@@ -241,12 +225,12 @@ int mts_dkim_from_env(struct mts_dkim *d, char *err, size_t errlen)
 	if (set == 0)
 		return 1;
 	if (set != 3)
-		return fail(err, errlen, "DKIM signing needs all of "
-			    "MTASTS_REPORT_DKIM_KEY, MTASTS_REPORT_DKIM_SELECTOR "
-			    "and MTASTS_REPORT_DKIM_DOMAIN; %s is not set",
-			    !(key && *key) ? "MTASTS_REPORT_DKIM_KEY" :
-			    !(sel && *sel) ? "MTASTS_REPORT_DKIM_SELECTOR" :
-					     "MTASTS_REPORT_DKIM_DOMAIN");
+		return mts_errorf(err, errlen, "DKIM signing needs all of "
+				  "MTASTS_REPORT_DKIM_KEY, MTASTS_REPORT_DKIM_SELECTOR "
+				  "and MTASTS_REPORT_DKIM_DOMAIN; %s is not set",
+				  !(key && *key) ? "MTASTS_REPORT_DKIM_KEY" :
+				  !(sel && *sel) ? "MTASTS_REPORT_DKIM_SELECTOR" :
+						   "MTASTS_REPORT_DKIM_DOMAIN");
 	return mts_dkim_init(d, key, dom, sel, err, errlen);
 }
 
@@ -386,15 +370,15 @@ int mts_dkim_sign(const struct mts_dkim *d, const char *msg, size_t len,
 	int rc = -1;
 
 	if (f == NULL) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (d->key == NULL) {
-		fail(err, errlen, "DKIM: no key");
+		mts_errorf(err, errlen, "DKIM: no key");
 		goto out;
 	}
 	if (split_header(msg, len, f, &count, &body_at) < 0) {
-		fail(err, errlen, "DKIM: message header is malformed");
+		mts_errorf(err, errlen, "DKIM: message header is malformed");
 		goto out;
 	}
 	if (mts_dkim_canon_body(msg + body_at, len - body_at, &body) < 0 ||
@@ -402,11 +386,11 @@ int mts_dkim_sign(const struct mts_dkim *d, const char *msg, size_t len,
 		       NULL) != 1 ||
 	    base64(md, mdlen, &bh) < 0 ||
 	    select_fields(f, count, &hashed, &h) < 0) {
-		fail(err, errlen, "DKIM: out of memory or digest failure");
+		mts_errorf(err, errlen, "DKIM: out of memory or digest failure");
 		goto out;
 	}
 	if (h.len == 0 || strncmp(h.data, "from", 4) != 0) {
-		fail(err, errlen, "DKIM: the message has no From field");
+		mts_errorf(err, errlen, "DKIM: the message has no From field");
 		goto out;
 	}
 	if (mts_buf_printf(&field, "DKIM-Signature: v=1; a=rsa-sha256; "
@@ -414,13 +398,13 @@ int mts_dkim_sign(const struct mts_dkim *d, const char *msg, size_t len,
 			   "; h=%s;\r\n\tbh=%s;\r\n\tb=", d->domain,
 			   d->selector, t, h.data, bh.data) < 0 ||
 	    mts_dkim_canon_header(field.data, field.len, &hashed) < 0) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	hashed.len -= 2;	/* the signature field goes in without CRLF */
 	hashed.data[hashed.len] = '\0';
 	if (rsa_sign(d->key, &hashed, &b) < 0) {
-		fail(err, errlen, "DKIM: RSA signature failed");
+		mts_errorf(err, errlen, "DKIM: RSA signature failed");
 		goto out;
 	}
 	for (size_t i = 0; i < b.len; i += B64_FOLD) {
@@ -428,13 +412,13 @@ int mts_dkim_sign(const struct mts_dkim *d, const char *msg, size_t len,
 
 		if ((i && mts_buf_append(&field, "\r\n\t", 3) < 0) ||
 		    mts_buf_append(&field, b.data + i, n) < 0) {
-			fail(err, errlen, "out of memory");
+			mts_errorf(err, errlen, "out of memory");
 			goto out;
 		}
 	}
 	if (mts_buf_append(&field, "\r\n", 2) < 0 ||
 	    mts_buf_append(sig, field.data, field.len) < 0) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	rc = 0;

@@ -125,20 +125,6 @@ static const char *current_ident(void)
 	return "mtasts";
 }
 
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Closes whatever sink is open; called with log_lock held. */
 static void close_sink(void)
 {
@@ -172,16 +158,16 @@ int mts_log_init(const char *ident, const char *target,
 			      O_CLOEXEC | O_NOCTTY, 0600);
 
 		if (fd < 0) {
-			set_error(err, errlen, "log file %s: %s", target,
-				  strerror(errno));
+			mts_errorf(err, errlen, "log file %s: %s", target,
+				   strerror(errno));
 			rc = -1;
 		} else {
 			log_fd = fd;
 			log_sink = SINK_FILE;
 		}
 	} else {
-		set_error(err, errlen, "log target \"%s\" is not syslog, "
-			  "stderr or an absolute file path", target);
+		mts_errorf(err, errlen, "log target \"%s\" is not syslog, "
+			   "stderr or an absolute file path", target);
 		rc = -1;
 	}
 	atomic_store(&log_level, rc == 0 ? (int)level : (int)MTS_LOG_WARN);

@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,21 +38,6 @@
 #define STATE_SUBDIR "state"
 #define STATE_MAX 16384
 #define RETRY_STEP_MAX (4 * 3600)
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* ---- who reports ----------------------------------------------------- */
 
@@ -102,27 +86,27 @@ int mts_report_meta_load(struct mts_report_meta *m,
 		      "MTASTS_EHLO_NAME or the host name)";
 	}
 	if (sub == NULL || sub[0] == '\0')
-		return fail(err, errlen, "MTASTS_REPORT_SUBMITTER is not set");
+		return mts_errorf(err, errlen, "MTASTS_REPORT_SUBMITTER is not set");
 	if ((why = printable_reason(sub, MTS_TLSRPT_HOST_MAX)) != NULL ||
 	    (why = mts_hostname_check(sub)) != NULL)
-		return fail(err, errlen, "%s: \"%.80s\" is not a host name: %s",
-			    var, sub, why);
+		return mts_errorf(err, errlen, "%s: \"%.80s\" is not a host name: %s",
+				  var, sub, why);
 	if (lower_copy(sub, m->submitter, sizeof(m->submitter)) < 0)
-		return fail(err, errlen, "%s: too long", var);
+		return mts_errorf(err, errlen, "%s: too long", var);
 	if (org != NULL && org[0] != '\0') {
 		if ((why = printable_reason(org, MTS_REPORT_ORG_MAX)) != NULL)
-			return fail(err, errlen, "MTASTS_REPORT_ORG: the value "
-				    "%s (at most %d printable ASCII "
-				    "characters)", why, MTS_REPORT_ORG_MAX);
+			return mts_errorf(err, errlen, "MTASTS_REPORT_ORG: the value "
+					  "%s (at most %d printable ASCII "
+					  "characters)", why, MTS_REPORT_ORG_MAX);
 		mts_strlcpy(m->org, org, sizeof(m->org));
 	} else {
 		mts_strlcpy(m->org, m->submitter, sizeof(m->org));
 	}
 	if (contact != NULL && contact[0] != '\0') {
 		if ((why = printable_reason(contact, MTS_REPORT_CONTACT_MAX)))
-			return fail(err, errlen, "MTASTS_REPORT_CONTACT: the "
-				    "value %s (at most %d printable ASCII "
-				    "characters)", why, MTS_REPORT_CONTACT_MAX);
+			return mts_errorf(err, errlen, "MTASTS_REPORT_CONTACT: the "
+					  "value %s (at most %d printable ASCII "
+					  "characters)", why, MTS_REPORT_CONTACT_MAX);
 		mts_strlcpy(m->contact, contact, sizeof(m->contact));
 	} else {
 		snprintf(m->contact, sizeof(m->contact), "postmaster@%s",
@@ -569,8 +553,8 @@ int mts_report_day_load(const char *report_dir, const char *day,
 
 	*out = NULL;
 	if (d == NULL)
-		return fail(err, errlen, "invalid day \"%.20s\" (or out of "
-			    "memory)", day);
+		return mts_errorf(err, errlen, "invalid day \"%.20s\" (or out of "
+				  "memory)", day);
 	rc = mts_tlsrpt_read_day(report_dir, day, add_visit, d, &d->records,
 				 &d->damaged, err, errlen);
 	if (rc < 0) {
@@ -687,7 +671,7 @@ static int json_policy_desc(struct mts_buf *out, const char *report_dir,
 			goto out;
 		have_text = lrc == 0;
 		if (have_text && split_policy(&text, &lines, &mx) < 0) {
-			fail(err, errlen, "out of memory");
+			mts_errorf(err, errlen, "out of memory");
 			goto out;
 		}
 	}
@@ -698,7 +682,7 @@ static int json_policy_desc(struct mts_buf *out, const char *report_dir,
 	    mts_report_json_string(out, domain) < 0 ||
 	    (have_text && json_string_array(out, "mx-host", &mx) < 0) ||
 	    mts_buf_append(out, "}", 1) < 0) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	rc = 0;
@@ -730,26 +714,26 @@ static int json_policy(struct mts_buf *out, const char *report_dir,
 		       char *err, size_t errlen)
 {
 	if (mts_buf_append_str(out, "{\"policy\":") < 0)
-		return fail(err, errlen, "out of memory");
+		return mts_errorf(err, errlen, "out of memory");
 	if (json_policy_desc(out, report_dir, domain, p, err, errlen) < 0)
 		return -1;
 	if (mts_buf_printf(out, ",\"summary\":{\"total-successful-session-"
 			   "count\":%" PRIu64 ",\"total-failure-session-"
 			   "count\":%" PRIu64 "}", p->successes,
 			   p->failures) < 0)
-		return fail(err, errlen, "out of memory");
+		return mts_errorf(err, errlen, "out of memory");
 	if (p->nfail > 0) {
 		if (mts_buf_append_str(out, ",\"failure-details\":[") < 0)
-			return fail(err, errlen, "out of memory");
+			return mts_errorf(err, errlen, "out of memory");
 		for (size_t i = 0; i < p->nfail; i++)
 			if ((i && mts_buf_append(out, ",", 1) < 0) ||
 			    json_failure(out, &p->fail[i]) < 0)
-				return fail(err, errlen, "out of memory");
+				return mts_errorf(err, errlen, "out of memory");
 		if (mts_buf_append(out, "]", 1) < 0)
-			return fail(err, errlen, "out of memory");
+			return mts_errorf(err, errlen, "out of memory");
 	}
 	if (mts_buf_append(out, "}", 1) < 0)
-		return fail(err, errlen, "out of memory");
+		return mts_errorf(err, errlen, "out of memory");
 	return 0;
 }
 
@@ -768,16 +752,16 @@ int mts_report_json(const char *report_dir, const struct mts_report_day *d,
 	    mts_buf_append_str(out, ",\"report-id\":") < 0 ||
 	    mts_report_json_string(out, report_id) < 0 ||
 	    mts_buf_append_str(out, ",\"policies\":[") < 0)
-		return fail(err, errlen, "out of memory");
+		return mts_errorf(err, errlen, "out of memory");
 	for (size_t i = 0; i < dom->npol; i++) {
 		if (i && mts_buf_append(out, ",", 1) < 0)
-			return fail(err, errlen, "out of memory");
+			return mts_errorf(err, errlen, "out of memory");
 		if (json_policy(out, report_dir, dom->name, &dom->pol[i], err,
 				errlen) < 0)
 			return -1;
 	}
 	if (mts_buf_append_str(out, "]}\n") < 0)
-		return fail(err, errlen, "out of memory");
+		return mts_errorf(err, errlen, "out of memory");
 	return 0;
 }
 
@@ -1042,19 +1026,19 @@ int mts_report_state_load(const char *report_dir, const char *day,
 
 	memset(st, 0, sizeof(*st));
 	if (mts_report_state_name(day, domain, name, sizeof(name)) < 0)
-		return fail(err, errlen, "state name too long");
+		return mts_errorf(err, errlen, "state name too long");
 	/* Reading creates nothing (--dry-run): a missing directory reads
 	 * as a missing file. */
 	if (snprintf(dir, sizeof(dir), "%s/" STATE_SUBDIR, report_dir) >=
 	    (int)sizeof(dir))
-		return fail(err, errlen, "path too long");
+		return mts_errorf(err, errlen, "path too long");
 	rc = mts_tlsrpt_read_file(dir, name, STATE_MAX, &text, err, errlen);
 	if (rc == 0 && (mts_report_state_parse(text.data, text.len, st) < 0 ||
 			strcmp(st->day, day) != 0 ||
 			strcmp(st->domain, domain) != 0))
-		rc = fail(err, errlen, "%s/%s is damaged: fix or remove it "
-			  "(it is never reset on its own, to never send a "
-			  "report twice)", dir, name);
+		rc = mts_errorf(err, errlen, "%s/%s is damaged: fix or remove it "
+				"(it is never reset on its own, to never send a "
+				"report twice)", dir, name);
 	mts_buf_free(&text);
 	return rc;
 }
@@ -1068,12 +1052,12 @@ int mts_report_state_store(const char *report_dir,
 	int rc;
 
 	if (mts_report_state_name(st->day, st->domain, name, sizeof(name)) < 0)
-		return fail(err, errlen, "state name too long");
+		return mts_errorf(err, errlen, "state name too long");
 	if (state_dir(report_dir, dir, sizeof(dir), err, errlen) < 0)
 		return -1;
 	if (mts_report_state_format(st, &text) < 0) {
 		mts_buf_free(&text);
-		return fail(err, errlen, "out of memory");
+		return mts_errorf(err, errlen, "out of memory");
 	}
 	rc = mts_tlsrpt_write_atomic(dir, name, text.data, text.len, err,
 				     errlen);

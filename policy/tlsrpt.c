@@ -43,7 +43,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,21 +73,6 @@ static const char *const result_names[MTS_TLSRPT_RESULT_COUNT] = {
 	[MTS_TLSRPT_STS_POLICY_INVALID] = "sts-policy-invalid",
 	[MTS_TLSRPT_STS_WEBPKI_INVALID] = "sts-webpki-invalid",
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 void mts_tlsrpt_session_init(struct mts_tlsrpt_session *s)
 {
@@ -316,7 +300,7 @@ static int check_ip(const char *what, const char *ip, char *err, size_t errlen)
 	if (strlen(ip) > MTS_TLSRPT_IP_MAX ||
 	    (inet_pton(AF_INET, ip, bin) != 1 &&
 	     inet_pton(AF_INET6, ip, bin) != 1))
-		return fail(err, errlen, "%s is not an IP address", what);
+		return mts_errorf(err, errlen, "%s is not an IP address", what);
 	return 0;
 }
 
@@ -343,28 +327,28 @@ static int check_session(const struct mts_tlsrpt_session *s, char *domain,
 	const char *why;
 
 	if (s->policy_domain == NULL || s->policy_domain[0] == '\0')
-		return fail(err, errlen, "no policy domain");
+		return mts_errorf(err, errlen, "no policy domain");
 	if ((why = mts_hostname_check(s->policy_domain)) != NULL)
-		return fail(err, errlen, "policy domain: %s", why);
+		return mts_errorf(err, errlen, "policy domain: %s", why);
 	if (lower_host(s->policy_domain, domain, MTS_TLSRPT_HOST_MAX + 1) < 0)
-		return fail(err, errlen, "policy domain too long");
+		return mts_errorf(err, errlen, "policy domain too long");
 	mx[0] = '\0';
 	if (s->mx_host != NULL &&
 	    lower_host(s->mx_host, mx, MTS_TLSRPT_HOST_MAX + 1) < 0)
-		return fail(err, errlen, "MX host name too long");
+		return mts_errorf(err, errlen, "MX host name too long");
 	if (s->policy_type != MTS_TLSRPT_POLICY_STS &&
 	    s->policy_type != MTS_TLSRPT_POLICY_NO_POLICY)
-		return fail(err, errlen, "unknown policy type %d",
-			    (int)s->policy_type);
+		return mts_errorf(err, errlen, "unknown policy type %d",
+				  (int)s->policy_type);
 	if ((unsigned)s->result >= MTS_TLSRPT_RESULT_COUNT)
-		return fail(err, errlen, "unknown result %d", (int)s->result);
+		return mts_errorf(err, errlen, "unknown result %d", (int)s->result);
 	if (check_ip("sending IP", s->sending_ip, err, errlen) < 0 ||
 	    check_ip("receiving IP", s->receiving_ip, err, errlen) < 0)
 		return -1;
 	if (s->policy_type == MTS_TLSRPT_POLICY_STS &&
 	    s->policy_text_len > MTS_POLICY_MAX_BYTES)
-		return fail(err, errlen, "policy text longer than %d bytes",
-			    MTS_POLICY_MAX_BYTES);
+		return mts_errorf(err, errlen, "policy text longer than %d bytes",
+				  MTS_POLICY_MAX_BYTES);
 	return 0;
 }
 
@@ -381,7 +365,7 @@ int mts_tlsrpt_format(const struct mts_tlsrpt_session *s, int64_t now,
 	if (check_session(s, domain, mx, err, errlen) < 0)
 		return -1;
 	if (t < 0)
-		return fail(err, errlen, "negative time");
+		return mts_errorf(err, errlen, "negative time");
 	rc = mts_buf_printf(line, RECORD_MAGIC "\t%" PRId64 "\t%s\t%s\t", t,
 			    domain, mts_tlsrpt_policy_type_name(s->policy_type));
 	if (rc == 0 && s->policy_type == MTS_TLSRPT_POLICY_STS &&
@@ -404,13 +388,13 @@ int mts_tlsrpt_format(const struct mts_tlsrpt_session *s, int64_t now,
 	if (rc == 0) rc = escape_field(line, s->additional_info,
 				       MTS_TLSRPT_INFO_MAX);
 	if (rc < 0)
-		return fail(err, errlen, "out of memory");
+		return mts_errorf(err, errlen, "out of memory");
 	crc = mts_crc32(0, line->data, line->len);
 	if (mts_buf_printf(line, "\t%08" PRIx32 "\n", crc) < 0)
-		return fail(err, errlen, "out of memory");
+		return mts_errorf(err, errlen, "out of memory");
 	if (line->len > MTS_TLSRPT_RECORD_MAX)	/* the caps make this impossible */
-		return fail(err, errlen, "record longer than %d bytes",
-			    MTS_TLSRPT_RECORD_MAX);
+		return mts_errorf(err, errlen, "record longer than %d bytes",
+				  MTS_TLSRPT_RECORD_MAX);
 	return 0;
 }
 
@@ -536,11 +520,11 @@ static int check_owner(const char *path, const struct stat *st, char *err,
 		       size_t errlen)
 {
 	if (st->st_uid != geteuid() && st->st_uid != 0)
-		return fail(err, errlen, "%s is owned by uid %u, not by us",
-			    path, (unsigned)st->st_uid);
+		return mts_errorf(err, errlen, "%s is owned by uid %u, not by us",
+				  path, (unsigned)st->st_uid);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return fail(err, errlen, "%s is writable by group or others",
-			    path);
+		return mts_errorf(err, errlen, "%s is writable by group or others",
+				  path);
 	return 0;
 }
 
@@ -556,10 +540,10 @@ static int open_spool_file(const char *path, int *fdp, char *err,
 	if (fd < 0 && errno == ENOENT)
 		return 1;
 	if (fd < 0)
-		return fail(err, errlen, "open %s: %s", path, strerror(errno));
+		return mts_errorf(err, errlen, "open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(err, errlen, "%s is not a regular file", path);
+		return mts_errorf(err, errlen, "%s is not a regular file", path);
 	}
 	if (check_owner(path, &st, err, errlen) < 0) {
 		close(fd);
@@ -575,23 +559,23 @@ int mts_tlsrpt_dir(const char *report_dir, const char *sub, char *out,
 	struct stat st;
 
 	if (report_dir == NULL || report_dir[0] != '/')
-		return fail(err, errlen, "report directory must be an "
-			    "absolute path");
+		return mts_errorf(err, errlen, "report directory must be an "
+				  "absolute path");
 	if (mts_cache_dir_check(report_dir, err, errlen) < 0)
 		return -1;
 	if (sub == NULL) {
 		if (mts_strlcpy(out, report_dir, outlen) >= outlen)
-			return fail(err, errlen, "report directory path too long");
+			return mts_errorf(err, errlen, "report directory path too long");
 		return 0;
 	}
 	if (join(out, outlen, report_dir, sub) < 0)
-		return fail(err, errlen, "report directory path too long");
+		return mts_errorf(err, errlen, "report directory path too long");
 	if (mkdir(out, 0700) < 0 && errno != EEXIST)
-		return fail(err, errlen, "mkdir %s: %s", out, strerror(errno));
+		return mts_errorf(err, errlen, "mkdir %s: %s", out, strerror(errno));
 	if (lstat(out, &st) < 0)
-		return fail(err, errlen, "%s: %s", out, strerror(errno));
+		return mts_errorf(err, errlen, "%s: %s", out, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return fail(err, errlen, "%s is not a directory", out);
+		return mts_errorf(err, errlen, "%s is not a directory", out);
 	return check_owner(out, &st, err, errlen);
 }
 
@@ -624,25 +608,25 @@ int mts_tlsrpt_write_atomic(const char *dir, const char *name,
 	int fd, n, saved;
 
 	if (!plain_name(name))
-		return fail(err, errlen, "invalid file name");
+		return mts_errorf(err, errlen, "invalid file name");
 	n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(tmp) ||
 	    join(path, sizeof(path), dir, name) < 0)
-		return fail(err, errlen, "path too long");
+		return mts_errorf(err, errlen, "path too long");
 	fd = mkostemp(tmp, O_CLOEXEC);	/* mode 0600 */
 	if (fd < 0)
-		return fail(err, errlen, "create %s: %s", tmp, strerror(errno));
+		return mts_errorf(err, errlen, "create %s: %s", tmp, strerror(errno));
 	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
-		return fail(err, errlen, "write %s: %s", tmp, strerror(saved));
+		return mts_errorf(err, errlen, "write %s: %s", tmp, strerror(saved));
 	}
 	if (close(fd) < 0 || rename(tmp, path) < 0) {
 		saved = errno;
 		unlink(tmp);
-		return fail(err, errlen, "rename to %s: %s", path,
-			    strerror(saved));
+		return mts_errorf(err, errlen, "rename to %s: %s", path,
+				  strerror(saved));
 	}
 	return 0;
 }
@@ -655,9 +639,9 @@ int mts_tlsrpt_read_file(const char *dir, const char *name, size_t max,
 
 	mts_buf_reset(out);
 	if (!plain_name(name))
-		return fail(err, errlen, "invalid file name");
+		return mts_errorf(err, errlen, "invalid file name");
 	if (join(path, sizeof(path), dir, name) < 0)
-		return fail(err, errlen, "path too long");
+		return mts_errorf(err, errlen, "path too long");
 	if ((rc = open_spool_file(path, &fd, err, errlen)) != 0)
 		return rc;
 	rc = -1;
@@ -667,18 +651,18 @@ int mts_tlsrpt_read_file(const char *dir, const char *name, size_t max,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fail(err, errlen, "read %s: %s", path, strerror(errno));
+			mts_errorf(err, errlen, "read %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		if ((size_t)n > max - out->len) {
-			fail(err, errlen, "%s is larger than %zu bytes", path,
-			     max);
+			mts_errorf(err, errlen, "%s is larger than %zu bytes", path,
+				   max);
 			goto out;
 		}
 		if (mts_buf_append(out, chunk, (size_t)n) < 0) {
-			fail(err, errlen, "out of memory");
+			mts_errorf(err, errlen, "out of memory");
 			goto out;
 		}
 	}
@@ -704,7 +688,7 @@ static int store_policy(const char *report_dir, const char *hash,
 			   errlen) < 0)
 		return -1;
 	if (join(path, sizeof(path), dir, hash) < 0)
-		return fail(err, errlen, "path too long");
+		return mts_errorf(err, errlen, "path too long");
 	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 	    (size_t)st.st_size == s->policy_text_len) {
 		/* Still in use: its time stamp says so, at most once a day,
@@ -728,23 +712,23 @@ static int append_line(const char *path, const struct mts_buf *line,
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
 	if (fd < 0)
-		return fail(err, errlen, "open %s: %s", path, strerror(errno));
+		return mts_errorf(err, errlen, "open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fail(err, errlen, "%s is not a regular file", path);
+		mts_errorf(err, errlen, "%s is not a regular file", path);
 		goto out;
 	}
 	if (check_owner(path, &st, err, errlen) < 0)
 		goto out;
 	if ((int64_t)st.st_size >= MTS_TLSRPT_SPOOL_MAX) {
-		fail(err, errlen, "spool %s is full (%" PRId64 " bytes): "
-		     "session not recorded", path, MTS_TLSRPT_SPOOL_MAX);
+		mts_errorf(err, errlen, "spool %s is full (%" PRId64 " bytes): "
+			   "session not recorded", path, MTS_TLSRPT_SPOOL_MAX);
 		goto out;
 	}
 	do
 		n = write(fd, line->data, line->len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
-		fail(err, errlen, "write %s: %s", path, strerror(errno));
+		mts_errorf(err, errlen, "write %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if ((size_t)n != line->len) {
@@ -753,7 +737,7 @@ static int append_line(const char *path, const struct mts_buf *line,
 		if (write(fd, "\n", 1) < 0) {
 			/* nothing more to do: the disk is full */
 		}
-		fail(err, errlen, "short write to %s (disk full?)", path);
+		mts_errorf(err, errlen, "short write to %s (disk full?)", path);
 		goto out;
 	}
 	rc = 0;
@@ -776,12 +760,12 @@ int mts_tlsrpt_record(const char *report_dir,
 		   s->policy_text != NULL && s->policy_text_len > 0;
 	if (has_text && s->policy_text_len <= MTS_POLICY_MAX_BYTES &&
 	    sha256_hex(s->policy_text, s->policy_text_len, hash) < 0)
-		return fail(err, errlen, "SHA-256 failed");
+		return mts_errorf(err, errlen, "SHA-256 failed");
 	if (mts_tlsrpt_format(s, now, has_text ? hash : NULL, &line, err,
 			      errlen) < 0)
 		goto out;
 	if (mts_tlsrpt_day_of(s->time > 0 ? s->time : now, day) < 0) {
-		fail(err, errlen, "time out of range");
+		mts_errorf(err, errlen, "time out of range");
 		goto out;
 	}
 	if (mts_tlsrpt_dir(report_dir, SPOOL_SUBDIR, dir, sizeof(dir), err,
@@ -790,7 +774,7 @@ int mts_tlsrpt_record(const char *report_dir,
 	if (has_text && store_policy(report_dir, hash, s, err, errlen) < 0)
 		goto out;
 	if (join(path, sizeof(path), dir, day) < 0) {
-		fail(err, errlen, "path too long");
+		mts_errorf(err, errlen, "path too long");
 		goto out;
 	}
 	rc = append_line(path, &line, err, errlen);
@@ -841,15 +825,15 @@ int mts_tlsrpt_read_day(const char *report_dir, const char *day,
 	int fd, skipping = 0, rc = -1;
 
 	if (mts_tlsrpt_day_parse(day, &start) < 0)
-		return fail(err, errlen, "invalid day \"%.20s\"", day);
+		return mts_errorf(err, errlen, "invalid day \"%.20s\"", day);
 	if (snprintf(path, sizeof(path), "%s/" SPOOL_SUBDIR "/%s", report_dir,
 		     day) >= (int)sizeof(path))
-		return fail(err, errlen, "path too long");
+		return mts_errorf(err, errlen, "path too long");
 	if ((rc = open_spool_file(path, &fd, err, errlen)) != 0)
 		return rc;
 	rc = -1;
 	if ((chunk = malloc(READ_CHUNK)) == NULL) {
-		fail(err, errlen, "out of memory");
+		mts_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	for (;;) {
@@ -859,7 +843,7 @@ int mts_tlsrpt_read_day(const char *report_dir, const char *day,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fail(err, errlen, "read %s: %s", path, strerror(errno));
+			mts_errorf(err, errlen, "read %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -876,7 +860,7 @@ int mts_tlsrpt_read_day(const char *report_dir, const char *day,
 			}
 			if (mts_buf_append(&pending, chunk + from,
 					   i + 1 - from) < 0) {
-				fail(err, errlen, "out of memory");
+				mts_errorf(err, errlen, "out of memory");
 				goto out;
 			}
 			from = i + 1;
@@ -885,13 +869,13 @@ int mts_tlsrpt_read_day(const char *report_dir, const char *day,
 			if (vrc != 0) {
 				rc = vrc;
 				if (vrc < 0)
-					fail(err, errlen, "out of memory");
+					mts_errorf(err, errlen, "out of memory");
 				goto done;
 			}
 		}
 		if (!skipping && mts_buf_append(&pending, chunk + from,
 						(size_t)n - from) < 0) {
-			fail(err, errlen, "out of memory");
+			mts_errorf(err, errlen, "out of memory");
 			goto out;
 		}
 		if (pending.len > MTS_TLSRPT_RECORD_MAX) {
@@ -929,12 +913,12 @@ int mts_tlsrpt_days(const char *report_dir, struct mts_strlist *days,
 	DIR *d;
 
 	if (join(path, sizeof(path), report_dir, SPOOL_SUBDIR) < 0)
-		return fail(err, errlen, "path too long");
+		return mts_errorf(err, errlen, "path too long");
 	d = opendir(path);
 	if (d == NULL && errno == ENOENT)
 		return 0;
 	if (d == NULL)
-		return fail(err, errlen, "open %s: %s", path, strerror(errno));
+		return mts_errorf(err, errlen, "open %s: %s", path, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		int64_t start;
 
@@ -942,7 +926,7 @@ int mts_tlsrpt_days(const char *report_dir, struct mts_strlist *days,
 			continue;
 		if (mts_strlist_add(days, de->d_name) < 0) {
 			closedir(d);
-			return fail(err, errlen, "out of memory");
+			return mts_errorf(err, errlen, "out of memory");
 		}
 	}
 	closedir(d);
@@ -958,9 +942,9 @@ int mts_tlsrpt_policy_load(const char *report_dir, const char *hash,
 	char dir[PATH_MAX];
 
 	if (hash == NULL || !is_hash(hash, strlen(hash)))
-		return fail(err, errlen, "invalid policy hash");
+		return mts_errorf(err, errlen, "invalid policy hash");
 	if (join(dir, sizeof(dir), report_dir, POLICY_SUBDIR) < 0)
-		return fail(err, errlen, "path too long");
+		return mts_errorf(err, errlen, "path too long");
 	return mts_tlsrpt_read_file(dir, hash, MTS_POLICY_MAX_BYTES, text,
 				    err, errlen);
 }

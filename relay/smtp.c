@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -48,20 +47,6 @@ void relay_smtp_result_free(struct relay_smtp_result *r)
 	mts_buf_free(&r->greeting);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Receives what is available into the free part of s->in, waiting for
  * something until the deadline. 0, -ETIMEDOUT, -ECONNRESET. */
 static int receive_more(struct relay_smtp *s, char *err, size_t errlen)
@@ -76,22 +61,22 @@ static int receive_more(struct relay_smtp *s, char *err, size_t errlen)
 			return 0;
 		}
 		if (n == 0) {
-			set_err(err, errlen, "server closed the connection");
+			mts_errorf(err, errlen, "server closed the connection");
 			return -ECONNRESET;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			set_err(err, errlen, "receive: %s", strerror(errno));
+			mts_errorf(err, errlen, "receive: %s", strerror(errno));
 			return -ECONNRESET;
 		}
 		ev = relay_wait_fd(s->fd, POLLIN, s->deadline);
 		if (ev == 0) {
-			set_err(err, errlen, "no reply before the deadline");
+			mts_errorf(err, errlen, "no reply before the deadline");
 			return -ETIMEDOUT;
 		}
 		if (ev < 0) {
-			set_err(err, errlen, "poll: %s", strerror(-ev));
+			mts_errorf(err, errlen, "poll: %s", strerror(-ev));
 			return -ECONNRESET;
 		}
 	}
@@ -149,15 +134,15 @@ int relay_smtp_read_reply(struct relay_smtp *s, struct relay_smtp_reply *r,
 
 		if (lf == NULL) {
 			if (s->in_len - pos > RELAY_SMTP_LINE_MAX) {
-				set_err(err, errlen,
-					"reply line longer than %d octets",
-					RELAY_SMTP_LINE_MAX);
+				mts_errorf(err, errlen,
+					   "reply line longer than %d octets",
+					   RELAY_SMTP_LINE_MAX);
 				return -EPROTO;
 			}
 			if (s->in_len == sizeof(s->in)) {
-				set_err(err, errlen,
-					"reply longer than %d octets",
-					RELAY_SMTP_REPLY_MAX);
+				mts_errorf(err, errlen,
+					   "reply longer than %d octets",
+					   RELAY_SMTP_REPLY_MAX);
 				return -EPROTO;
 			}
 			if ((rc = receive_more(s, err, errlen)) < 0)
@@ -166,24 +151,24 @@ int relay_smtp_read_reply(struct relay_smtp *s, struct relay_smtp_reply *r,
 		}
 		len = (size_t)(lf - line) + 1;
 		if (len > RELAY_SMTP_LINE_MAX) {
-			set_err(err, errlen, "reply line longer than %d octets",
-				RELAY_SMTP_LINE_MAX);
+			mts_errorf(err, errlen, "reply line longer than %d octets",
+				   RELAY_SMTP_LINE_MAX);
 			return -EPROTO;
 		}
 		tlen = text_len(line, len);
 		code = line_code(line, tlen);
 		if (code < 0) {
-			set_err(err, errlen, "malformed reply line");
+			mts_errorf(err, errlen, "malformed reply line");
 			return -EPROTO;
 		}
 		if (r->lines > 0 && code != r->code) {
-			set_err(err, errlen,
-				"reply code changes from %d to %d", r->code,
-				code);
+			mts_errorf(err, errlen,
+				   "reply code changes from %d to %d", r->code,
+				   code);
 			return -EPROTO;
 		}
 		if (mts_buf_append(&r->raw, line, len) < 0) {
-			set_err(err, errlen, "out of memory");
+			mts_errorf(err, errlen, "out of memory");
 			return -EPROTO;
 		}
 		r->code = code;
@@ -299,19 +284,19 @@ static int command(struct relay_smtp *s, const char *cmd,
 
 	mts_log(MTS_LOG_DEBUG, "smtp -> %s", cmd);
 	if ((rc = relay_smtp_send(s, cmd)) < 0) {
-		set_err(res->error, sizeof(res->error), "sending %.*s: %s",
-			verb, cmd, strerror(-rc));
+		mts_errorf(res->error, sizeof(res->error), "sending %.*s: %s",
+			   verb, cmd, strerror(-rc));
 		return rc == -ETIMEDOUT ? rc : -ECONNRESET;
 	}
 	if ((rc = relay_smtp_read_reply(s, r, why, sizeof(why))) < 0) {
-		set_err(res->error, sizeof(res->error), "reply to %.*s: %s",
-			verb, cmd, why);
+		mts_errorf(res->error, sizeof(res->error), "reply to %.*s: %s",
+			   verb, cmd, why);
 		return rc;
 	}
 	log_reply(cmd, r);
 	if (s->in_len != 0) {
-		set_err(res->error, sizeof(res->error),
-			"unexpected data after the reply to %.*s", verb, cmd);
+		mts_errorf(res->error, sizeof(res->error),
+			   "unexpected data after the reply to %.*s", verb, cmd);
 		return -EPROTO;
 	}
 	return 0;
@@ -325,20 +310,20 @@ static int read_greeting(struct relay_smtp *s, struct relay_smtp_result *res)
 
 	rc = relay_smtp_read_reply(s, &r, why, sizeof(why));
 	if (rc < 0) {
-		set_err(res->error, sizeof(res->error), "greeting: %s", why);
+		mts_errorf(res->error, sizeof(res->error), "greeting: %s", why);
 		goto out;
 	}
 	log_reply("greeting", &r);
 	res->greeting_code = r.code;
 	if (r.code != 220) {
-		set_err(res->error, sizeof(res->error),
-			"greeting refuses the session (%d)", r.code);
+		mts_errorf(res->error, sizeof(res->error),
+			   "greeting refuses the session (%d)", r.code);
 		rc = -ECONNREFUSED;
 		goto out;
 	}
 	if (s->in_len != 0) {
-		set_err(res->error, sizeof(res->error),
-			"unexpected data after the greeting");
+		mts_errorf(res->error, sizeof(res->error),
+			   "unexpected data after the greeting");
 		rc = -EPROTO;
 		goto out;
 	}
@@ -370,8 +355,8 @@ static int hello(struct relay_smtp *s, const char *name,
 		goto out;
 	}
 	if (r.code / 100 != 5) {
-		set_err(res->error, sizeof(res->error),
-			"EHLO refused (%d)", r.code);
+		mts_errorf(res->error, sizeof(res->error),
+			   "EHLO refused (%d)", r.code);
 		rc = -ECONNREFUSED;
 		goto out;
 	}
@@ -383,8 +368,8 @@ static int hello(struct relay_smtp *s, const char *name,
 	if ((rc = command(s, mts_buf_str(&cmd), &r, res)) < 0)
 		goto out;
 	if (r.code != 250) {
-		set_err(res->error, sizeof(res->error),
-			"EHLO and HELO refused (%d)", r.code);
+		mts_errorf(res->error, sizeof(res->error),
+			   "EHLO and HELO refused (%d)", r.code);
 		rc = -ECONNREFUSED;
 		goto out;
 	}
@@ -407,8 +392,8 @@ static int starttls(struct relay_smtp *s, struct relay_smtp_result *res)
 		res->starttls_accepted = 1;
 	} else if (r.code == 421) {
 		/* The server closes the session: nothing to go on with. */
-		set_err(res->error, sizeof(res->error),
-			"STARTTLS answered with 421");
+		mts_errorf(res->error, sizeof(res->error),
+			   "STARTTLS answered with 421");
 		rc = -ECONNREFUSED;
 	}
 out:
