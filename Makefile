@@ -112,7 +112,7 @@ $(BUILD)/tests/helpers/report_%: tests/helpers/report_%.c $(POLICY_LIB)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Ipolicy -o $@ $< \
 	  $(ALL_LDFLAGS) $(POLICY_LIB) $(PKG_LIBS) -lpthread
 
-$(BUILD)/tests/helpers/%: tests/helpers/%.c
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(wildcard tests/helpers/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lpthread
 

@@ -78,6 +78,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc_count.h"
+
 #define IO_TIMEOUT_MS 30000
 #define MAX_THREADS 64
 
@@ -139,66 +141,18 @@ static int make_addr(const char *addr, int port, struct sockaddr_storage *ss,
 	return fail("bad address %s", addr);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own fd */
-}
-
-/* Processes whose parent is us, from /proc/PID/stat. */
-static int children_of_me(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		char path[300], buf[512], *p;
-		long ppid;
-		FILE *f;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		p = fgets(buf, sizeof(buf), f);
-		fclose(f);
-		/* "pid (comm) state ppid": comm may hold spaces. */
-		if (p == NULL || (p = strrchr(buf, ')')) == NULL)
-			continue;
-		if (sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == getpid()) {
-			fprintf(stderr, "shim_client: child: %s", buf);
-			n++;
-		}
-	}
-	closedir(d);
-	return n;
-}
-
 static int final_checks(int fds_before)
 {
 	int rc = 0, n;
 
-	if ((n = count_fds()) != fds_before)
+	if ((n = proc_count_fds()) != fds_before)
 		rc = fail("fd leak: %d open before, %d after", fds_before, n);
 	if (sigchld_seen || reaped)
 		rc = fail("saw %d SIGCHLD, reaped %d children",
 			  (int)sigchld_seen, (int)reaped);
 	if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
 		rc = fail("waitpid(-1) found a child");
-	if (children_of_me() != 0)
+	if (proc_children_of_me("shim_client") != 0)
 		rc = fail("a child process is left");
 	return rc;
 }
@@ -1142,7 +1096,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_sigchld;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGCHLD, &sa, NULL);
-	fds_before = count_fds();
+	fds_before = proc_count_fds();
 
 	if (strcmp(mode_name, "blocking") == 0)
 		rc = mode_blocking();

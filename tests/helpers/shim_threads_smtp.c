@@ -53,6 +53,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proc_count.h"
+
 #define MAX_THREADS 64
 #define MAX_MX 8
 #define IO_TIMEOUT_MS 30000
@@ -336,50 +338,6 @@ static void *thread_main(void *arg)
 	return rc == 0 ? NULL : (void *)1;
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own fd */
-}
-
-/* children_of_me: processes whose parent is this process. */
-static int children_of_me(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	char path[300], buf[512], *p;
-	int n = 0, ppid;
-	FILE *f;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		p = fgets(buf, sizeof(buf), f);
-		fclose(f);
-		/* pid (comm) state ppid: comm may hold spaces and ')'. */
-		if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 1, " %*c %d", &ppid) != 1)
-			continue;
-		n += ppid == (int)getpid();
-	}
-	closedir(d);
-	return n;
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: shim_threads_smtp [-n THREADS] [-i ID] [-f FROM] "
@@ -414,7 +372,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_sigchld;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGCHLD, &sa, NULL);
-	fds_before = count_fds();
+	fds_before = proc_count_fds();
 
 	if (pthread_barrier_init(&g_start, NULL, (unsigned)g_threads) != 0)
 		return 1;
@@ -431,8 +389,8 @@ int main(int argc, char **argv)
 	}
 	pthread_barrier_destroy(&g_start);
 
-	fds_after = count_fds();
-	children = children_of_me();
+	fds_after = proc_count_fds();
+	children = proc_children_of_me("shim_threads_smtp");
 	if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
 		children++;
 	printf("threads=%ld delivered=%ld refused=%ld fds_before=%d fds_after=%d "
