@@ -15,21 +15,13 @@ for each announced id can be made to hammer the policy host, or to wait
 for it on every delivery. The test counts what the sender does.
 """
 import argparse
-import json
 import os
 import socket
 import struct
 
+from jsonlog import log
+
 T_A, T_TXT = 1, 16
-
-
-def log(logfile, **ev):
-    line = (json.dumps(ev, sort_keys=True) + "\n").encode()
-    fd = os.open(logfile, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
 
 
 def read_question(msg):

@@ -31,7 +31,6 @@ each of these is one way it lies. Nothing here is clever; every mode is
 a few lines so that a reader can check what the test really exercised.
 """
 import argparse
-import json
 import os
 import socket
 import ssl
@@ -39,16 +38,9 @@ import struct
 import threading
 import time
 
+from jsonlog import log
+
 GARBAGE = bytes(range(256)) * 4
-
-
-def log(logfile, **ev):
-    line = (json.dumps(ev, sort_keys=True) + "\n").encode()
-    fd = os.open(logfile, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
 
 
 def reset(sock):

@@ -23,24 +23,16 @@ the two ways a policy host can hold a sender's resources (time and
 memory) hostage after it has started to answer.
 """
 import argparse
-import json
 import os
 import socket
 import ssl
 import threading
 import time
 
+from jsonlog import log
+
 POLICY = (b"version: STSv1\nmode: enforce\nmx: mx1.good.test\n"
           b"max_age: 86400\n")
-
-
-def log(logfile, **ev):
-    line = (json.dumps(ev, sort_keys=True) + "\n").encode()
-    fd = os.open(logfile, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
 
 
 def read_request(conn):

@@ -30,21 +30,13 @@ Modes:
 The --pid-file is written once listening.
 """
 import argparse
-import json
 import os
 import socket
 import ssl
 import threading
 import time
 
-
-def log(path, **ev):
-    line = (json.dumps(ev, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+from jsonlog import log
 
 
 class Conn:
